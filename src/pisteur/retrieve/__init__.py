@@ -1,0 +1,1 @@
+"""Retrieval: lexical analysis, query expansion, fusion and reranking."""

@@ -1,0 +1,176 @@
+"""French-first lexical analysis for BM25 (documents and queries).
+
+Order of operations, per token: apostrophes normalised (’ ‘ ʼ → '), French elision removed (l' d' qu' j'
+n' s' c' m' t' jusqu' lorsqu' puisqu' quoiqu'), lowercase, accent folding, stop words, then Snowball French
+stemming (PyStemmer). Folding comes *before* stemming: Snowball stems "université" → ``univers`` but
+"universites" → ``universit``; folded first, both give ``universit``.
+
+Code stays findable: a token with inner ``_ - . / : # @`` or digits, or in CamelCase, yields the whole token
+(folded, lowercase, not stemmed) and its parts (``foo/bar.py`` → ``foo/bar.py``, ``foo``, ``bar.py``,
+``bar``, ``py``; ``getUserName`` → ``getusername``, ``get``, ``user``, ``nam``; ``HTTP404`` → ``http404``,
+``http``, ``404``). Plain words are stemmed only.
+
+Every term survives SQLite FTS5's ``unicode61 remove_diacritics 0 tokenchars '_-./:#@'`` tokenizer unchanged:
+no spaces, no quotes, only letters, digits and ``_-./:#@``. Results are cached per raw token, so analysing
+10k chunks takes seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+import Stemmer
+
+__all__ = [
+    "STOP_WORDS",
+    "analyze",
+    "analyze_query",
+    "fold",
+    "stem",
+    "surface_tokens",
+]
+
+# Apostrophe look-alikes, normalised to '
+_APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'", "\uff07": "'"})
+_ELISION = re.compile(
+    r"(?<![\w'])(?:jusqu|lorsqu|puisqu|quoiqu|qu|[ldjnscmt])'(?=\w)",
+    re.IGNORECASE,
+)
+_INNER_APOS = re.compile(r"(?<=\w)'(?=\w)")
+# A token: word characters, optionally a leading # or @, joined by runs of inner separators.
+_TOKEN = re.compile(r"[#@]?\w+(?:[-./:#@]+\w+)*")
+_OUTER_SPLIT = re.compile(r"[/:@#]+")
+_INNER_SPLIT = re.compile(r"[-._]+")
+# CamelCase / letter-digit boundaries: "getHTTPResponse2" → get, HTTP, Response, 2
+_PIECES = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[^\W\d_]+")
+_FOLD_EXTRA = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O"})
+_MAX_TOKEN = 120  # longer runs (base64, minified code) are kept whole but not split
+
+_stemmer = Stemmer.Stemmer("french")
+
+
+def _load_stop_words() -> frozenset[str]:
+    text = resources.files("pisteur.retrieve.dictionaries").joinpath("stopwords-fr.txt").read_text("utf-8")
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+STOP_WORDS: frozenset[str] = _load_stop_words()
+
+
+@lru_cache(maxsize=262_144)
+def fold(word: str) -> str:
+    """Lowercase and strip diacritics ("Université" → "universite", "cœur" → "coeur")."""
+    w = word.translate(_FOLD_EXTRA).lower()
+    if w.isascii():
+        return w
+    return "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=262_144)
+def stem(word: str) -> str:
+    """Snowball French stem of an already folded, lowercase word."""
+    return _stemmer.stemWord(word)
+
+
+def _prepare(text: str) -> str:
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    text = text.translate(_APOS)
+    text = _ELISION.sub("", text)
+    # Remaining inner apostrophes join ("aujourd'hui" → "aujourdhui", "don't" → "dont").
+    return _INNER_APOS.sub("", text)
+
+
+def _plain_term(piece: str, keep_stop: bool) -> str | None:
+    """Term of one alphabetic or numeric piece, or None if it is dropped."""
+    f = fold(piece)
+    if f.isdigit():
+        return f
+    if len(f) < 2 or (not keep_stop and f in STOP_WORDS):
+        return None
+    return stem(f)
+
+
+@lru_cache(maxsize=262_144)
+def _analyze_token(tok: str, keep_stop: bool) -> tuple[str, ...]:
+    if tok[0] in "#@":
+        core = tok.lstrip("#@")
+        return (fold(tok), *_analyze_token(core, keep_stop)) if core else ()
+    simple = tok.isalpha() and (tok.islower() or tok.isupper() or tok[1:].islower())
+    if simple:
+        t = _plain_term(tok, keep_stop)
+        return (t,) if t else ()
+    whole = fold(tok)
+    if tok.isdigit():
+        return (whole,)
+    out: list[str] = [whole]
+    if len(tok) > _MAX_TOKEN:
+        return tuple(out)
+    seen = {whole}
+
+    def add(term: str | None) -> None:
+        if term and term not in seen:
+            seen.add(term)
+            out.append(term)
+
+    for seg in _OUTER_SPLIT.split(tok):
+        if not seg:
+            continue
+        parts = [p for p in _INNER_SPLIT.split(seg) if p]
+        if seg != tok and len(parts) > 1:
+            add(fold(seg))
+        for part in parts:
+            pieces = _PIECES.findall(part)
+            if len(pieces) > 1:
+                if part != tok:
+                    add(fold(part))
+                for piece in pieces:
+                    add(_plain_term(piece, keep_stop))
+            elif pieces:
+                if pieces[0] == part and part.isalpha():
+                    add(_plain_term(part, keep_stop))
+                else:
+                    add(fold(part))
+    return tuple(out)
+
+
+def analyze(text: str) -> list[str]:
+    """Terms of a document, in order, with repeats (for term frequency)."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(_prepare(text)):
+        out.extend(_analyze_token(tok, False))
+    return out
+
+
+def analyze_query(text: str) -> list[str]:
+    """Distinct terms of a query, in order. If every word is a stop word ("pas", "qui"), they are kept."""
+    terms = list(dict.fromkeys(analyze(text)))
+    if terms:
+        return terms
+    out: list[str] = []
+    for tok in _TOKEN.findall(_prepare(text)):
+        out.extend(_analyze_token(tok, True))
+    return list(dict.fromkeys(out))
+
+
+@lru_cache(maxsize=65_536)
+def _surface_token(tok: str) -> tuple[str, ...]:
+    return tuple(fold(p) for p in re.split(r"[\W_]+", tok) if p)
+
+
+def surface_tokens(text: str) -> list[str]:
+    """Folded lowercase words with elided pronouns and hyphens split, no stemming, no stop words.
+
+    Used to match multi-word dictionary keys: "T’inquiète pas" → ["t", "inquiete", "pas"],
+    "rendez-vous" → ["rendez", "vous"], "aujourd'hui" → ["aujourdhui"].
+    """
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    text = _INNER_APOS.sub("", _ELISION.sub(lambda m: m.group(0)[:-1] + " ", text.translate(_APOS)))
+    out: list[str] = []
+    for tok in re.findall(r"\w+", text):
+        out.extend(_surface_token(tok))
+    return out

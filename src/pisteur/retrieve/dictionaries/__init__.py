@@ -1,0 +1,1 @@
+"""Shipped French dictionaries (stop words, SMS abbreviations, acronyms, concepts) as package data."""
