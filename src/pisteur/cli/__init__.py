@@ -1,0 +1,51 @@
+"""The ``pisteur`` command line. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from pisteur.cli import core
+
+app = typer.Typer(
+    name="pisteur",
+    help="Local-first, French-first semantic search over Claude Code sessions and French documents.\n\n"
+    "Start with `pisteur index` (your ~/.claude/projects by default, or files/folders), then "
+    "`pisteur search \"où a-t-on corrigé le bug de migration ?\"`.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+core.register(app)
+
+# Command groups written as separate modules; each is optional so a partial install still works.
+for mod, attr, kind, name in (
+    ("pisteur.cli.models", "app", "group", "models"),
+    ("pisteur.cli.bench", "bench", "command", "bench"),
+    ("pisteur.cli.serve", "register", "register", None),
+    ("pisteur.cli.scale", "register", "register", None),
+):
+    try:
+        m = importlib.import_module(mod)
+    except ModuleNotFoundError as exc:
+        if exc.name != mod:
+            raise
+        continue
+    obj = getattr(m, attr, None)
+    if obj is None:
+        continue
+    if kind == "group":
+        app.add_typer(obj, name=name)
+    elif kind == "command":
+        app.command(name=name)(obj)
+    else:
+        obj(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

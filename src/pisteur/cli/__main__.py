@@ -1,0 +1,3 @@
+from pisteur.cli import main
+
+main()

@@ -1,0 +1,183 @@
+"""Core commands: index, search, status, remove."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pisteur.config import default_index_dir
+
+IndexOpt = Annotated[
+    Path | None,
+    typer.Option("--index", "-i", help="Index directory (default: $PISTEUR_INDEX or the user data dir).",
+                 show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (one JSON object per line).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, only errors and the summary.")]
+
+
+def _index_dir(index: Path | None) -> Path:
+    return (index or default_index_dir()).expanduser()
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+def index(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Files or folders to index (default: ~/.claude/projects). Claude Code *.jsonl sessions and "
+        "subagents, .txt .md .pdf .docx .html .eml, CSV/JSON message exports.", show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="Embedding model: e5-small (default, packaged), use-m3 (fast, packaged), or "
+        "BACKEND:NAME (ollama:qwen3-embedding:4b, st:/path, openai:NAME, gguf:/path.gguf).")] = None,
+    dims: Annotated[int | None, typer.Option(help="Matryoshka: keep the first N dims (models that support it).")] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="Tokens per chunk (model tokens).")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="Tokens shared by consecutive chunks.")] = None,
+    precision: Annotated[str | None, typer.Option(
+        help="Stored vector precision: float32, float16, int8, binary (binary/int8 rescore from a finer copy).")] = None,
+    ann: Annotated[str | None, typer.Option(help="Vector index: auto, flat, binary, hnsw, ivf.")] = None,
+    no_tool_results: Annotated[bool, typer.Option("--no-tool-results", help="Skip tool outputs (most of the bytes).")] = False,
+    no_thinking: Annotated[bool, typer.Option("--no-thinking", help="Skip the assistant's thinking blocks.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the index and re-index everything.")] = False,
+    index_dir: IndexOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index files and folders (incremental: only new, changed, grown or deleted files cost work)."""
+    from pisteur.chunk import ChunkerConfig
+    from pisteur.cli.progress import IndexProgress
+    from pisteur.embed import EmbedderError
+    from pisteur.indexer import default_sources, index_paths
+    from pisteur.store import manifest as mf
+    from pisteur.store.lock import IndexLocked
+
+    idir = _index_dir(index_dir)
+    targets = paths or default_sources()
+    for p in targets:
+        if not p.expanduser().exists():
+            _fail(f"{p} does not exist")
+    chunker = None
+    if chunk_size or chunk_overlap:
+        d = ChunkerConfig()
+        chunker = ChunkerConfig(size=chunk_size or d.size, overlap=chunk_overlap if chunk_overlap is not None
+                                else d.overlap)
+    vectors = None
+    if precision or ann:
+        vectors = {"index": ann or "flat", "precision": precision or "float32"}
+    options = {"dims": dims} if dims else None
+    prog = IndexProgress(enabled=not quiet and not as_json)
+    try:
+        with prog:
+            report = index_paths(idir, [p.expanduser() for p in targets], model=model, model_options=options,
+                                 chunker=chunker, vectors=vectors, rebuild=rebuild,
+                                 include_tool_results=not no_tool_results, include_thinking=not no_thinking,
+                                 progress=prog)
+    except (IndexLocked, mf.ManifestMismatch, EmbedderError, ValueError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted: the index keeps everything committed so far; run the same command to finish",
+              130)
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    from pisteur.cli.render import print_index_report
+
+    print_index_report(report, idir)
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in French or English.")],
+    k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
+    kind: Annotated[list[str] | None, typer.Option(
+        "--kind", help="Only these kinds: exchange, summary, tool_result, thinking, document, message.")] = None,
+    project: Annotated[str | None, typer.Option(help="Only chunks whose project (cwd) contains this.")] = None,
+    session: Annotated[str | None, typer.Option(help="Only this session (id or prefix).")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources whose path contains this.")] = None,
+    since: Annotated[str | None, typer.Option("--since", "--from", help="From this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option("--until", "--to", help="Up to this date (YYYY-MM-DD).")] = None,
+    mode: Annotated[str | None, typer.Option(help="dense, lexical or hybrid (default: the tuned pipeline).")] = None,
+    no_expand: Annotated[bool, typer.Option("--no-expand", help="No query expansion (abbreviations, acronyms, concepts).")] = False,
+    no_rerank: Annotated[bool, typer.Option("--no-rerank", help="Skip the second-stage re-scoring.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show expansions and which stage scored each hit.")] = False,
+    index_dir: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
+    from pisteur.indexer import embedder_for
+    from pisteur.retrieve.pipeline import search as run_search
+    from pisteur.store import Filters, open_store
+
+    idir = _index_dir(index_dir)
+    try:
+        store = open_store(idir)
+    except (FileNotFoundError, RuntimeError) as exc:
+        _fail(str(exc))
+    filters = Filters(kinds=kind or None, project=project, session=session, source=source,
+                      date_from=since, date_to=until)
+    options: dict[str, object] = {"explain": explain or as_json}
+    if mode:
+        options["mode"] = mode
+    if no_expand:
+        options["expand"] = False
+    if no_rerank:
+        options["rerank"] = False
+    embedder = embedder_for(store, workers=1)
+    result = run_search(store, embedder, query, k=k, filters=filters, **options)
+    if as_json:
+        out = sys.stdout
+        for h in result.hits:
+            out.write(json.dumps(h.to_json(), ensure_ascii=False) + "\n")
+        return
+    from pisteur.cli.render import print_hits
+
+    print_hits(query, result, explain=explain)
+
+
+def status(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what the index holds: sources, chunks, model, bytes on disk, last update, skipped files."""
+    from pisteur.store import open_store
+
+    idir = _index_dir(index_dir)
+    try:
+        store = open_store(idir)
+    except (FileNotFoundError, RuntimeError) as exc:
+        _fail(str(exc))
+    st = store.stats()
+    skipped = [(s.path, s.reason) for s in store.sources().values() if s.status == "skipped"]
+    st["skipped"] = [{"path": p, "reason": r} for p, r in skipped]
+    if as_json:
+        print(json.dumps(st, ensure_ascii=False))
+        return
+    from pisteur.cli.render import print_status
+
+    print_status(st)
+
+
+def remove(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders whose chunks to remove.")],
+    index_dir: IndexOpt = None,
+) -> None:
+    """Remove files (or everything under folders) from the index. The files themselves are not touched."""
+    from pisteur.indexer import remove_paths
+    from pisteur.store.lock import IndexLocked
+
+    try:
+        n = remove_paths(_index_dir(index_dir), paths)
+    except (IndexLocked, FileNotFoundError) as exc:
+        _fail(str(exc))
+    print(f"removed {n} source(s)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(index)
+    app.command()(search)
+    app.command()(status)
+    app.command()(remove)

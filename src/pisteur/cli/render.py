@@ -1,0 +1,89 @@
+"""Human-readable output (Rich)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console()
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def print_index_report(r: Any, index_dir: Path) -> None:
+    console.print(
+        f"[bold]{index_dir}[/]: {r.added} new, {r.updated} changed, {r.appended} appended, {r.deleted} removed, "
+        f"{r.unchanged} unchanged; {r.chunks_embedded} chunks embedded in {r.seconds:.1f} s"
+    )
+    if r.skipped_lines:
+        console.print(f"[yellow]{r.skipped_lines} malformed line(s) skipped[/]")
+    if r.skipped:
+        console.print(f"[yellow]{len(r.skipped)} file(s) skipped:[/]")
+        for path, reason in r.skipped:
+            console.print(f"  [yellow]-[/] {escape(path)}: {escape(reason)}", highlight=False)
+
+
+def _where(h: Any) -> str:
+    m = h.meta
+    bits = []
+    if m.get("project"):
+        bits.append(Path(m["project"]).name)
+    if m.get("session_id"):
+        bits.append(f"session {m['session_id'][:8]}")
+    if m.get("agent_id"):
+        bits.append(f"agent {m['agent_id']}")
+    if m.get("ts_first"):
+        bits.append(str(m["ts_first"])[:16].replace("T", " "))
+    if m.get("page"):
+        bits.append(f"p. {m['page']}")
+    if m.get("sender"):
+        bits.append(f"de {m['sender']}")
+    loc = Path(h.source).name
+    if m.get("line_start"):
+        loc += f":{m['line_start']}"
+    bits.append(loc)
+    return " · ".join(bits)
+
+
+def print_hits(query: str, result: Any, explain: bool = False) -> None:
+    hits = result.hits
+    if explain and getattr(result, "expansions", None):
+        console.print("[dim]expansions:[/]", escape(str(result.expansions)))
+    if not hits:
+        console.print(f"no hit for [bold]{escape(query)}[/]")
+        return
+    for rank, h in enumerate(hits, 1):
+        text = " ".join(h.text.split())
+        snippet = text[:300] + ("…" if len(text) > 300 else "")
+        console.print(f"[bold cyan]{rank:>2}.[/] [green]{h.score:.3f}[/] [magenta]{h.kind}[/]  "
+                      f"[dim]{escape(_where(h))}[/]", highlight=False)
+        console.print(f"    {escape(snippet)}", highlight=False)
+        if explain and h.explain:
+            console.print(f"    [dim]{escape(str(h.explain))}[/]", highlight=False)
+    timings = getattr(result, "timings", None)
+    if timings:
+        console.print("[dim]" + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in timings.items()) + "[/]")
+
+
+def print_status(st: dict[str, Any]) -> None:
+    t = Table(show_header=False, box=None)
+    t.add_row("index", st["index"])
+    t.add_row("model", f"{st.get('model')} ({st.get('dims')} dims)")
+    t.add_row("vectors", str(st.get("vectors")))
+    t.add_row("sources", f"{st['sources']} " + str(st.get("sources_by_status", {})))
+    t.add_row("chunks", f"{st['chunks']} " + str(st.get("chunks_by_kind", {})))
+    t.add_row("on disk", _human(st["bytes_on_disk"]))
+    t.add_row("last update", str(st.get("last_update")))
+    console.print(t)
+    for s in st.get("skipped", [])[:50]:
+        console.print(f"  [yellow]skipped[/] {escape(s['path'])}: {escape(s['reason'])}", highlight=False)

@@ -1,0 +1,104 @@
+"""The store protocol: what the indexer writes to and what retrieval reads from.
+
+Two engines implement it: ``local`` (an index directory: SQLite for chunks, metadata and the FTS5 lexical
+table; a vector layer beside it) and ``milvus`` (a Milvus collection, for scale-out). The vector layer of
+the local engine has its own small protocol (``VectorIndex``) so precisions and ANN indexes plug in
+without changing the outer format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from pisteur.types import Chunk, Hit
+
+
+@dataclass
+class SourceState:
+    """What the index remembers of one source file, to decide what to re-read."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    fingerprint: str  # hash of the head of the file (first 64 KiB), detects rewrites vs appends
+    reader: str  # "claude-code", "text", "pdf", ...
+    resume_offset: int | None = None  # for append-only sources: where to re-read from
+    chunks: int = 0
+    status: str = "ok"  # ok | skipped
+    reason: str = ""  # why it was skipped
+
+
+@dataclass
+class Filters:
+    """Search filters. ``None`` means no constraint. Dates are ISO-8601 strings compared as text."""
+
+    kinds: Sequence[str] | None = None
+    project: str | None = None  # substring of the project (cwd)
+    session: str | None = None  # session id prefix
+    source: str | None = None  # substring of the source path
+    date_from: str | None = None
+    date_to: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not any([self.kinds, self.project, self.session, self.source, self.date_from, self.date_to])
+
+
+class Writer(Protocol):
+    def upsert_source(
+        self, state: SourceState, chunks: Sequence[Chunk], vectors: np.ndarray, *, append: bool = False
+    ) -> None:
+        """Replace the chunks of ``state.path`` (or, with ``append``, drop those at or after
+        ``from_offset``... see LocalStore) and record the new state, atomically."""
+        ...
+
+    def delete_source(self, path: str) -> int: ...
+
+
+class Store(Protocol):
+    def manifest(self) -> dict[str, Any]: ...
+
+    def sources(self) -> dict[str, SourceState]: ...
+
+    def writer(self) -> Any:
+        """A context manager yielding a ``Writer``; holds the single-writer lock."""
+        ...
+
+    def dense_search(self, query: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
+        ...
+
+    def lexical_search(self, terms: Sequence[str], k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
+        """BM25 over analysed terms (OR semantics); returns (chunk id, score) best first."""
+        ...
+
+    def get(self, ids: Sequence[int]) -> list[Hit]: ...
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored float vectors of these chunks (for rescoring/reranking), in the given order."""
+        ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def iter_chunks(self) -> Iterator[Hit]: ...
+
+
+class VectorIndex(Protocol):
+    """The vector layer of the local engine. Ids are the SQLite chunk ids (int64)."""
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> None: ...
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (ids, scores) by inner product; ``allowed`` restricts to those ids (pre-filter)."""
+        ...
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
