@@ -244,7 +244,7 @@ class StoreWriter:
     def __exit__(self, exc_type: object, *_: object) -> None:
         try:
             if exc_type is None:
-                self.commit()
+                self.commit(reopen=False)
             elif self._open:
                 self.store.con.execute("ROLLBACK")
                 self._open = False
@@ -255,19 +255,23 @@ class StoreWriter:
         self.store.con.execute("BEGIN IMMEDIATE")
         self._open = True
         self.pending = 0
+        self.dirty = False
 
-    def commit(self) -> None:
-        """Flush vectors at generation+1, then commit SQLite (the order is the crash-safety contract)."""
+    def commit(self, reopen: bool = True) -> None:
+        """Flush vectors at generation+1, then commit SQLite (the order is the crash-safety contract).
+        A transaction that changed nothing commits without a new generation (caches stay valid)."""
         if not self._open:
             return
         con = self.store.con
-        gen = self.store.generation() + 1
-        self.store.vector_index.flush(gen)
-        con.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+        if self.dirty:
+            gen = self.store.generation() + 1
+            self.store.vector_index.flush(gen)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+            self.store._gen = gen
         con.execute("COMMIT")
         self._open = False
-        self.store._gen = gen
-        self._begin()
+        if reopen:
+            self._begin()
 
     def _source_id(self, path: str) -> int | None:
         row = self.store.con.execute("SELECT id FROM sources WHERE path=?", (path,)).fetchone()
@@ -337,6 +341,7 @@ class StoreWriter:
         total = con.execute("SELECT COUNT(*) FROM chunks WHERE source_id=?", (sid,)).fetchone()[0]
         con.execute("UPDATE sources SET chunks=? WHERE id=?", (total, sid))
         self.pending += len(chunks)
+        self.dirty = True
 
     def delete_source(self, path: str) -> int:
         sid = self._source_id(path)
@@ -344,8 +349,10 @@ class StoreWriter:
             return 0
         n = self._drop_chunks(sid)
         self.store.con.execute("DELETE FROM sources WHERE id=?", (sid,))
+        self.dirty = True
         return n
 
     def set_manifest(self, data: dict[str, Any]) -> None:
         mf.write(self.store.dir, data)
         self.store._manifest = mf.read(self.store.dir) or data
+        self.dirty = True

@@ -1,0 +1,38 @@
+# pisteur — two commands for a fresh machine:
+#   make demo   create .venv, install, index the bundled samples, run example searches
+#   make test   create .venv, install with test extras, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_INDEX := .demo/index
+
+.PHONY: setup setup-test demo test lint bench-trunk clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+setup-test: $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,serve]'
+
+demo: setup
+	rm -rf .demo
+	PISTEUR_INDEX=$(DEMO_INDEX) $(BIN)/pisteur index samples/claude samples/docs
+	PISTEUR_INDEX=$(DEMO_INDEX) $(BIN)/pisteur status
+	PISTEUR_INDEX=$(DEMO_INDEX) $(BIN)/pisteur search "rendez-vous avec le suspect" -k 3
+	PISTEUR_INDEX=$(DEMO_INDEX) $(BIN)/pisteur search "message insultant" -k 3
+	PISTEUR_INDEX=$(DEMO_INDEX) $(BIN)/pisteur search "garde à vue" -k 3 --kind document
+	PISTEUR_INDEX=$(DEMO_INDEX) $(BIN)/pisteur search "where did we fix the failing test?" -k 3
+	PISTEUR_INDEX=$(DEMO_INDEX) $(BIN)/pisteur search "écriture du fichier de configuration" -k 3 --json
+
+test: setup-test
+	$(BIN)/python -m pytest -q
+
+lint: setup-test
+	$(BIN)/ruff check src tests bench
+
+clean:
+	rm -rf $(VENV) .demo build *.egg-info
