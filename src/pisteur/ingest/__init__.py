@@ -1,0 +1,131 @@
+"""Ingest stage: find readable files and turn each into segments.
+
+Public API (used by the indexer):
+
+- :func:`discover` walks files/folders and says which reader handles each file (and which are skipped);
+- :func:`read` parses one file with the named reader (``SkipFile`` is the only exception for bad input);
+- :data:`READER_VERSION` is stored with each source: bump it whenever reader output changes so that the
+  indexer re-reads everything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pisteur.ingest import (  # noqa: F401 - importing the modules registers the readers
+    claude,
+    docx_doc,
+    eml,
+    html_doc,
+    messages_csv,
+    messages_json,
+    pdf,
+    text,
+)
+from pisteur.ingest.base import Reader, get_reader, reader_for, reader_names, register
+from pisteur.types import ParseResult, SkipFile
+
+READER_VERSION = 1
+
+__all__ = [
+    "READER_VERSION",
+    "Reader",
+    "SkipFile",
+    "discover",
+    "get_reader",
+    "read",
+    "reader_for",
+    "reader_names",
+    "register",
+]
+
+
+def _check(path: Path, name: str) -> str | None:
+    """Discovery-time reason to skip a file with a known reader, or None."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return f"cannot stat: {exc.strerror or exc}"
+    if st.st_size == 0:
+        return "empty file"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return get_reader(name).probe(path)
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Walk files and folders. Returns (files with their reader name, skipped files with a reason).
+
+    Folders are walked recursively, hidden entries below the given roots are skipped (``.git``...),
+    symlinks are followed once (no loops, no file listed twice). Files with an unknown extension found
+    in folders are ignored; a file named explicitly with an unknown extension is listed as skipped.
+    """
+    found: list[tuple[Path, str]] = []
+    skipped: list[tuple[Path, str]] = []
+    seen_files: set[str] = set()
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def consider(path: Path, explicit: bool) -> None:
+        name = reader_for(path)
+        if name is None:
+            if explicit:
+                skipped.append((path, f"unsupported file type ({path.suffix or 'no extension'})"))
+            return
+        try:
+            real = os.path.realpath(path)
+        except OSError:
+            real = str(path)
+        if real in seen_files:
+            return
+        seen_files.add(real)
+        reason = _check(path, name)
+        if reason is None:
+            found.append((path, name))
+        else:
+            skipped.append((path, reason))
+
+    for root in paths:
+        root = Path(root).expanduser()
+        if root.is_file():
+            consider(root, explicit=True)
+            continue
+        if not root.is_dir():
+            skipped.append((root, "no such file or directory"))
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            try:
+                st = os.stat(dirpath)
+                key = (st.st_dev, st.st_ino)
+            except OSError:
+                dirnames[:] = []
+                continue
+            if key in seen_dirs:  # a symlink loop or a folder reached twice
+                dirnames[:] = []
+                continue
+            seen_dirs.add(key)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for fname in sorted(filenames):
+                if fname.startswith("."):
+                    continue
+                path = Path(dirpath) / fname
+                if path.is_file():
+                    consider(path, explicit=False)
+    found.sort(key=lambda item: str(item[0]))
+    skipped.sort(key=lambda item: str(item[0]))
+    return found, skipped
+
+
+def read(path: Path, reader: str, start_offset: int = 0) -> ParseResult:
+    """Parse ``path`` with the named reader. Bad input raises ``SkipFile`` (one-line reason), never
+    anything else: an unexpected error inside a reader is reported as a skip naming the error."""
+    impl = get_reader(reader)
+    try:
+        return impl.read(Path(path), start_offset)
+    except SkipFile:
+        raise
+    except RecursionError:
+        raise SkipFile(f"{reader} reader: structure too deeply nested") from None
+    except Exception as exc:  # noqa: BLE001 - the contract is "never crash on bad input"
+        raise SkipFile(f"{reader} reader failed: {type(exc).__name__}: {str(exc)[:160]}") from exc

@@ -1,0 +1,360 @@
+"""Claude Code session transcripts (``~/.claude/projects/<project>/<session>.jsonl`` and subagents).
+
+The unit is the *exchange*: a human turn and everything the assistant did until the next human turn.
+See docs/ingest.md for the rules (what starts a turn, what is folded, what is skipped).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pisteur.ingest.base import register
+from pisteur.ingest.claude_render import (
+    NOISE_TYPES,
+    classify_assistant,
+    classify_user,
+    system_command,
+    truncate,
+)
+from pisteur.types import (
+    KIND_EXCHANGE,
+    KIND_SUMMARY,
+    KIND_THINKING,
+    KIND_TOOL_RESULT,
+    ParseResult,
+    Segment,
+    SkipFile,
+)
+
+
+@dataclass
+class _Line:
+    no: int  # 1-based line number
+    start: int  # byte offset of the line
+    end: int  # byte offset just past its newline
+
+
+@dataclass
+class _FileInfo:
+    agent_id: str | None
+    parent_session: str | None
+    is_compact_agent: bool
+
+
+@dataclass
+class _Text:
+    """Text of one segment being built, with anchors (char offset, line, uuid) of its contributors."""
+
+    sep: str
+    pieces: list[str] = field(default_factory=list)
+    size: int = 0
+    uuids: list[str] = field(default_factory=list)
+    anchors: list[tuple[int, int, str | None]] = field(default_factory=list)
+    last_role: str = ""
+
+    def add(self, text: str, line: _Line, uuid: str | None, role: str = "", sep: str | None = None) -> None:
+        piece = ((self.sep if sep is None else sep) if self.pieces else "") + text
+        self.anchors.append((self.size + len(piece) - len(text), line.no, uuid))
+        self.pieces.append(piece)
+        self.size += len(piece)
+        self.last_role = role
+        if uuid and uuid not in self.uuids:
+            self.uuids.append(uuid)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+@dataclass
+class _Unit:
+    """An open exchange (or a compaction agent's summary) being accumulated."""
+
+    first: _Line
+    last: _Line
+    body: _Text = field(default_factory=lambda: _Text("\n"))
+    thinking: _Text = field(default_factory=lambda: _Text("\n\n"))
+    results: _Text = field(default_factory=lambda: _Text("\n\n"))
+    assistant: _Text = field(default_factory=lambda: _Text("\n\n"))  # prose only (compaction agents)
+    uuids: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    ts: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)  # session_id, project, git_branch, ...
+    tool_lines: dict[str, str] = field(default_factory=dict)  # tool_use_id -> one-liner
+    seen_blocks: set[int] = field(default_factory=set)
+    last_command: str = ""
+
+
+def file_info(path: Path) -> _FileInfo:
+    stem = path.stem
+    agent_id = stem[len("agent-") :] if stem.startswith("agent-") else None
+    parent = path.parent.parent.name if agent_id and path.parent.name == "subagents" else None
+    return _FileInfo(agent_id, parent, bool(agent_id and agent_id.startswith("acompact")))
+
+
+def iter_lines(fh: BinaryIO, start_offset: int, first_no: int) -> Iterator[tuple[_Line, bytes, bool]]:
+    """Yield (line, raw bytes, complete) from ``start_offset``; ``complete`` is False for a last line
+    without its newline (a file being written)."""
+    fh.seek(start_offset)
+    pos, no = start_offset, first_no
+    for raw in fh:
+        end = pos + len(raw)
+        yield _Line(no, pos, end), raw, raw.endswith(b"\n")
+        pos, no = end, no + 1
+
+
+def count_lines_before(fh: BinaryIO, offset: int) -> int:
+    fh.seek(0)
+    left, count = offset, 0
+    while left > 0:
+        block = fh.read(min(left, 1 << 20))
+        if not block:
+            break
+        count += block.count(b"\n")
+        left -= len(block)
+    return count
+
+
+class _Builder:
+    def __init__(self, info: _FileInfo) -> None:
+        self.info = info
+        self.segments: list[Segment] = []
+        self.unit: _Unit | None = None
+        self.fallback: dict[str, Any] = {}  # last seen session/cwd/branch, for records lacking them
+
+    # -- meta -----------------------------------------------------------------------------------
+    def _remember(self, rec: dict[str, Any]) -> None:
+        for key, name in (("sessionId", "session_id"), ("cwd", "project"), ("gitBranch", "git_branch")):
+            val = rec.get(key)
+            if isinstance(val, str) and val:
+                self.fallback[name] = val
+        if isinstance(rec.get("agentId"), str):
+            self.fallback["agent_id"] = rec["agentId"]
+
+    def _meta(self, unit: _Unit, uuids: list[str], compact: bool) -> dict[str, Any]:
+        f = {**self.fallback, **unit.fields}
+        agent_id = f.get("agent_id") or self.info.agent_id
+        parent = self.info.parent_session or (f.get("session_id") if agent_id else None)
+        return {
+            "session_id": f.get("session_id") or parent,
+            "project": f.get("project"),
+            "git_branch": f.get("git_branch"),
+            "ts_first": min(unit.ts) if unit.ts else None,
+            "ts_last": max(unit.ts) if unit.ts else None,
+            "uuids": list(dict.fromkeys(uuids)),
+            "agent_id": agent_id,
+            "is_sidechain": bool(f.get("is_sidechain") or agent_id),
+            "parent_session": parent,
+            "compact": compact,
+            "tools": list(dict.fromkeys(unit.tools)),
+        }
+
+    # -- units ----------------------------------------------------------------------------------
+    def open(self, line: _Line) -> _Unit:
+        if self.unit is None:
+            self.unit = _Unit(first=line, last=line)
+        return self.unit
+
+    def touch(self, rec: dict[str, Any], line: _Line, unit: _Unit) -> None:
+        unit.last = line
+        uuid, ts = rec.get("uuid"), rec.get("timestamp")
+        if isinstance(uuid, str) and uuid:
+            unit.uuids.append(uuid)
+        if isinstance(ts, str) and ts:
+            unit.ts.append(ts)
+        for key, name in (("sessionId", "session_id"), ("cwd", "project"), ("gitBranch", "git_branch")):
+            val = rec.get(key)
+            if isinstance(val, str) and val and name not in unit.fields:
+                unit.fields[name] = val
+        if rec.get("isSidechain") is True:
+            unit.fields["is_sidechain"] = True
+        if isinstance(rec.get("agentId"), str) and "agent_id" not in unit.fields:
+            unit.fields["agent_id"] = rec["agentId"]
+
+    def close(self) -> None:
+        unit, self.unit = self.unit, None
+        if unit is None:
+            return
+        span = {"line_start": unit.first.no, "line_end": unit.last.no}
+        span |= {"byte_start": unit.first.start, "byte_end": unit.last.end}
+        if self.info.is_compact_agent:
+            outputs = [(unit.assistant, KIND_SUMMARY, unit.uuids)]
+        else:
+            outputs = [
+                (unit.body, KIND_EXCHANGE, unit.uuids),
+                (unit.thinking, KIND_THINKING, unit.thinking.uuids),
+                (unit.results, KIND_TOOL_RESULT, unit.results.uuids),
+            ]
+        for acc, kind, uuids in outputs:
+            text = acc.text
+            if text.strip():
+                meta = self._meta(unit, uuids, self.info.is_compact_agent)
+                meta["_anchors"] = [list(a) for a in acc.anchors]
+                self.segments.append(Segment(text, kind, meta, **span))
+
+    def summary(self, text: str, rec: dict[str, Any], line: _Line, compact: bool) -> None:
+        unit = _Unit(first=line, last=line)
+        self.touch(rec, line, unit)
+        meta = self._meta(unit, unit.uuids, compact)
+        if not compact and isinstance(rec.get("leafUuid"), str):
+            meta["leaf_uuid"] = rec["leafUuid"]
+        self.segments.append(
+            Segment(text, KIND_SUMMARY, meta, line.no, line.no, byte_start=line.start, byte_end=line.end)
+        )
+
+    # -- records --------------------------------------------------------------------------------
+    def feed(self, rec: dict[str, Any], line: _Line) -> None:
+        rtype = rec.get("type")
+        self._remember(rec)
+        if rtype == "summary":
+            text = rec.get("summary")
+            if isinstance(text, str) and text.strip():
+                self.summary(text.strip(), rec, line, compact=False)
+            return
+        if rtype in NOISE_TYPES or rtype not in ("user", "assistant", "system"):
+            if self.unit is not None:
+                self.unit.last = line
+            return
+        if rtype == "assistant":
+            self._assistant(rec, line)
+        elif rtype == "user":
+            self._user(rec, line)
+        elif rec.get("subtype") == "compact_boundary":
+            self.close()
+        else:
+            command = system_command(rec)
+            if command and self.unit is not None and command != self.unit.last_command:
+                self._fold_command(rec, line, command)
+            elif self.unit is not None:
+                self.touch(rec, line, self.unit)
+
+    def _assistant(self, rec: dict[str, Any], line: _Line) -> None:
+        unit = self.open(line)
+        content = classify_assistant(rec, unit.seen_blocks)
+        self.touch(rec, line, unit)
+        uuid = rec.get("uuid") if isinstance(rec.get("uuid"), str) else None
+        if content.texts:
+            body = "\n".join(content.texts)
+            if unit.body.last_role == "assistant":
+                unit.body.add(body, line, uuid, "assistant")
+            else:
+                unit.body.add("Assistant: " + body, line, uuid, "assistant")
+        prose = [t for t in content.texts if not t.startswith("[")]
+        if prose:
+            unit.assistant.add("\n".join(prose), line, uuid)
+        for block in content.thinking:
+            unit.thinking.add(block, line, uuid)
+        for tool_id, name, one in content.tools:
+            unit.tools.append(name)
+            if tool_id:
+                unit.tool_lines[tool_id] = one
+
+    def _fold_command(self, rec: dict[str, Any], line: _Line, command: str) -> None:
+        unit = self.open(line)
+        self.touch(rec, line, unit)
+        unit.body.add(f"[{command}]", line, rec.get("uuid") if isinstance(rec.get("uuid"), str) else None)
+        unit.last_command = command
+
+    def _user(self, rec: dict[str, Any], line: _Line) -> None:
+        content = classify_user(rec)
+        if content.role == "compact_summary":
+            self.close()
+            if content.text:
+                self.summary(content.text, rec, line, compact=True)
+            return
+        uuid = rec.get("uuid") if isinstance(rec.get("uuid"), str) else None
+        if content.role == "human" or (content.role == "command" and " " in content.text):
+            self.close()
+            unit = self.open(line)
+            self.touch(rec, line, unit)
+            unit.body.add("User: " + content.text, line, uuid, "user")
+            if content.role == "command":
+                unit.last_command = content.text
+            return
+        if content.role == "command":
+            if self.unit is None or content.text != self.unit.last_command:
+                self._fold_command(rec, line, content.text)
+            else:
+                self.touch(rec, line, self.unit)
+            return
+        if content.role == "tool_results" or content.results:
+            unit = self.open(line)
+            self.touch(rec, line, unit)
+            for tool_id, text, is_error in content.results:
+                if text.strip():
+                    label = unit.tool_lines.get(tool_id, "[tool]") + (" [error]" if is_error else "")
+                    unit.results.add(f"{label}\n{truncate(text.strip())}", line, uuid)
+            if content.interjection:
+                unit.body.add("User: " + content.interjection, line, uuid, "user")
+            return
+        if self.unit is not None:  # meta: covered by the exchange, not indexed as text
+            self.touch(rec, line, self.unit)
+
+
+def read_session(path: Path, start_offset: int = 0) -> ParseResult:
+    info = file_info(path)
+    builder = _Builder(info)
+    warnings: list[str] = []
+    skipped = 0
+    seen_any = False
+    resume = start_offset
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise SkipFile(f"cannot open: {exc.strerror or exc}") from None
+    with fh:
+        first_no = count_lines_before(fh, start_offset) + 1 if start_offset else 1
+        for line, raw, complete in iter_lines(fh, start_offset, first_no):
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                rec = None
+            if not complete and rec is None:
+                warnings.append(f"line {line.no}: incomplete last line (file being written?), left for later")
+                break
+            resume = line.end
+            if not isinstance(rec, dict):
+                if raw.strip():
+                    skipped += 1
+                    if len(warnings) < 20:
+                        kind = "not a JSON object" if rec is not None else "malformed JSON"
+                        warnings.append(f"line {line.no}: {kind}, skipped")
+                if builder.unit is not None:
+                    builder.unit.last = line
+                continue
+            seen_any = True
+            builder.feed(rec, line)
+        if builder.unit is not None:
+            resume = builder.unit.first.start
+        builder.close()
+    if not seen_any and start_offset == 0:
+        if skipped:
+            raise SkipFile(f"no valid JSON line ({skipped} malformed)")
+        raise SkipFile("empty file" if resume == 0 else "no complete JSON line yet")
+    if skipped > 20:
+        warnings.append(f"{skipped - 20} more malformed lines not listed")
+    if info.is_compact_agent and info.parent_session and _parent_exists(path):
+        # The compaction agent's output is the parent session's compact summary: don't index it twice.
+        return ParseResult([], warnings, skipped, resume_offset=resume)
+    return ParseResult(builder.segments, warnings, skipped, resume_offset=resume)
+
+
+def _parent_exists(path: Path) -> bool:
+    session_dir = path.parent.parent
+    return (session_dir.parent / f"{session_dir.name}.jsonl").exists()
+
+
+@register
+class ClaudeReader:
+    name = "claude"
+    extensions = (".jsonl",)
+
+    def probe(self, path: Path) -> str | None:
+        return None
+
+    def read(self, path: Path, start_offset: int = 0) -> ParseResult:
+        return read_session(path, start_offset)
