@@ -58,12 +58,13 @@ def post_json(
     timeout: float = 120.0,
     retries: int = 4,
     backoff: float = 0.5,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> Any:
     """POST ``payload`` as JSON and return the decoded JSON answer.
 
     Raises ``HTTPError`` (non-transient status, or transient after ``retries`` attempts) or ``ServerDown``.
     """
+    sleep = sleep or time.sleep
     data = json.dumps(payload).encode("utf-8")
     hdrs = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
     attempt = 0
