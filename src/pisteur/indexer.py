@@ -31,9 +31,9 @@ from pisteur.types import KIND_THINKING, KIND_TOOL_RESULT, Chunk, Segment, SkipF
 
 HEAD_BYTES = 64 * 1024
 EMBED_BATCH = 64  # chunks gathered across files before one embedding call
-COMMIT_CHUNKS = 512  # commit at least this often ...
+COMMIT_CHUNKS = int(os.environ.get("PISTEUR_COMMIT_CHUNKS", 512))  # commit at least this often ...
 COMMIT_SECONDS = 20.0  # ... or this often
-APPEND_READERS = {"claude-code"}
+APPEND_READERS = {"claude", "claude-code"}  # append-only JSONL readers
 
 Progress = Callable[..., None]
 
