@@ -1,6 +1,6 @@
 """French-first lexical analysis for BM25 (documents and queries).
 
-Order of operations, per token: apostrophes normalised (’ ‘ ʼ → '), French elision removed (l' d' qu' j'
+Order of operations, per token: letters repeated 3+ times collapsed ("biiisouuus" → "bisous"), apostrophes normalised (’ ‘ ʼ → '), French elision removed (l' d' qu' j'
 n' s' c' m' t' jusqu' lorsqu' puisqu' quoiqu'), lowercase, accent folding, stop words, then Snowball French
 stemming (PyStemmer). Folding comes *before* stemming: Snowball stems "université" → ``univers`` but
 "universites" → ``universit``; folded first, both give ``universit``.
@@ -27,9 +27,11 @@ import Stemmer
 __all__ = [
     "STOP_WORDS",
     "analyze",
+    "analyze_heads",
     "analyze_query",
     "fold",
     "stem",
+    "surface_spans",
     "surface_tokens",
 ]
 
@@ -47,6 +49,7 @@ _INNER_SPLIT = re.compile(r"[-._]+")
 # CamelCase / letter-digit boundaries: "getHTTPResponse2" → get, HTTP, Response, 2
 _PIECES = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[^\W\d_]+")
 _FOLD_EXTRA = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O"})
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # "bisoussss" → "bisous", "mdrrr" → "mdr"
 _MAX_TOKEN = 120  # longer runs (base64, minified code) are kept whole but not split
 
 _stemmer = Stemmer.Stemmer("french")
@@ -71,8 +74,13 @@ def fold(word: str) -> str:
 
 @lru_cache(maxsize=262_144)
 def stem(word: str) -> str:
-    """Snowball French stem of an already folded, lowercase word."""
-    return _stemmer.stemWord(word)
+    """Snowball French stem of an already folded, lowercase word.
+
+    Folding first costs Snowball the "é" of feminine participles ("desolee" → ``desole`` but "desole" →
+    ``desol``), so a final "e" left on a stem of 3+ letters is dropped: both give ``desol``.
+    """
+    s = _stemmer.stemWord(word)
+    return s[:-1] if len(s) >= 3 and s.endswith("e") else s
 
 
 def _prepare(text: str) -> str:
@@ -89,6 +97,7 @@ def _plain_term(piece: str, keep_stop: bool) -> str | None:
     f = fold(piece)
     if f.isdigit():
         return f
+    f = _REPEATS.sub(r"\1", f)
     if len(f) < 2 or (not keep_stop and f in STOP_WORDS):
         return None
     return stem(f)
@@ -145,6 +154,16 @@ def analyze(text: str) -> list[str]:
     return out
 
 
+def analyze_heads(text: str) -> list[str]:
+    """One term per token: the stem of a plain word, the whole of an identifier/path/code (no parts)."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(_prepare(text)):
+        terms = _analyze_token(tok, False)
+        if terms:
+            out.append(terms[0])
+    return out
+
+
 def analyze_query(text: str) -> list[str]:
     """Distinct terms of a query, in order. If every word is a stop word ("pas", "qui"), they are kept."""
     terms = list(dict.fromkeys(analyze(text)))
@@ -156,21 +175,30 @@ def analyze_query(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-@lru_cache(maxsize=65_536)
-def _surface_token(tok: str) -> tuple[str, ...]:
-    return tuple(fold(p) for p in re.split(r"[\W_]+", tok) if p)
+_SURFACE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_ELIDED = re.compile(r"(jusqu|lorsqu|puisqu|quoiqu|qu|[ldjnscmt])'", re.IGNORECASE)
 
 
-def surface_tokens(text: str) -> list[str]:
-    """Folded lowercase words with elided pronouns and hyphens split, no stemming, no stop words.
+def surface_spans(text: str) -> list[tuple[str, int, int]]:
+    """(word, start, end) of the folded lowercase words of ``text``, elided pronouns and hyphens split,
+    no stemming, no stop words. Offsets index ``text`` after NFC normalisation.
 
-    Used to match multi-word dictionary keys: "T’inquiète pas" → ["t", "inquiete", "pas"],
-    "rendez-vous" → ["rendez", "vous"], "aujourd'hui" → ["aujourdhui"].
+    Used to match multi-word dictionary keys: "T’inquiète pas" → t, inquiete, pas;
+    "rendez-vous" → rendez, vous; "aujourd'hui" → aujourdhui.
     """
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    text = _INNER_APOS.sub("", _ELISION.sub(lambda m: m.group(0)[:-1] + " ", text.translate(_APOS)))
-    out: list[str] = []
-    for tok in re.findall(r"\w+", text):
-        out.extend(_surface_token(tok))
+    out: list[tuple[str, int, int]] = []
+    for m in _SURFACE.finditer(text.translate(_APOS)):
+        word, start = m.group(), m.start()
+        e = _ELIDED.match(word)
+        if e and e.end() < len(word):
+            out.append((fold(e.group(1)), start, start + e.end() - 1))
+            word, start = word[e.end() :], start + e.end()
+        out.append((_REPEATS.sub(r"\1", fold(word.replace("'", ""))), start, m.end()))
     return out
+
+
+def surface_tokens(text: str) -> list[str]:
+    """The words of :func:`surface_spans`, without offsets."""
+    return [w for w, _, _ in surface_spans(text)]

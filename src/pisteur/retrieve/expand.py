@@ -1,0 +1,294 @@
+"""Query expansion from French dictionaries: SMS/chat forms, police and administrative acronyms, concepts.
+
+Dictionaries are TOML files (format in docs/dictionaries.md). Each has up to three tables:
+
+- ``[synonyms]``: ``"rendez-vous" = ["rdv", "rv"]``: every form finds every other (a clique);
+- ``[abbreviations]``: ``gav = ["garde à vue", "gendarme adjoint volontaire"]``: the key finds each
+  value and each value finds the key, the values do not find each other;
+- ``[concepts]``: ``"insulte|injure|outrage" = ["connard", "nique la police", ...]``: one way, key → values.
+
+Keys and values are matched on their surface form (folded, lowercase, elided pronouns and hyphens split)
+then Snowball-stemmed, so "T’inquiète pas" matches the key "t'inquiète", "désolée" matches "désolé" and
+"insultes" matches "insulte". The longest key wins at each position of the query.
+
+Shipped dictionaries live beside this module (``dictionaries/*.toml``); user dictionaries come from
+``$PISTEUR_DICTIONARIES`` (a folder) or ``platformdirs.user_config_dir("pisteur")/dictionaries`` plus any
+paths passed explicitly, and merge over the shipped ones (same dictionary ``name``: entries are added to the
+shipped ones; ``replace = true`` on an entry or ``disable = [...]`` at the top level overrides).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from pisteur.retrieve.analysis import analyze, analyze_heads, analyze_query, stem, surface_spans, surface_tokens
+
+__all__ = [
+    "Dictionaries",
+    "Expansion",
+    "Phrase",
+    "default_dictionaries",
+    "expand_query",
+    "load_dictionaries",
+    "user_dictionary_dir",
+]
+
+TABLES = ("synonyms", "abbreviations", "concepts")
+DEFAULT_WEIGHT = {"synonyms": 0.8, "abbreviations": 0.8, "concepts": 0.6}
+PHRASE_TERM_FACTOR = 0.5  # single terms taken out of a multi-word expansion count for less
+MAX_KEY_LEN = 8
+
+
+def user_dictionary_dir() -> Path:
+    env = os.environ.get("PISTEUR_DICTIONARIES")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_config_dir("pisteur")) / "dictionaries"
+
+
+def _key(text: str) -> tuple[str, ...]:
+    """Matching key of a form: stemmed surface tokens ("T'inquiètes" → ("t", "inquiet"))."""
+    return tuple(stem(t) for t in surface_tokens(text))
+
+
+@dataclass
+class _Dict:
+    name: str
+    weight: dict[str, float]
+    description: str = ""
+    # table -> {key text: list of values}
+    tables: dict[str, dict[str, list[str]]] = field(default_factory=lambda: {t: {} for t in TABLES})
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    target: str  # text to add
+    dictionary: str
+    weight: float
+    trigger: str  # the entry's form that matched (for explain)
+
+
+class Dictionaries:
+    """A merged set of dictionaries, indexed by matching key."""
+
+    def __init__(self, dicts: Iterable[_Dict]):
+        self.dicts: dict[str, _Dict] = {d.name: d for d in dicts}
+        self.index: dict[tuple[str, ...], list[_Rule]] = {}
+        self.max_len = 1
+        for d in self.dicts.values():
+            for table in TABLES:
+                w = d.weight[table]
+                for key, values in d.tables[table].items():
+                    forms = [k for k in key.split("|") if k.strip()]
+                    if table == "synonyms":
+                        clique = list(dict.fromkeys(forms + values))
+                        for f in clique:
+                            self._add(f, [v for v in clique if v != f], d.name, w)
+                    else:
+                        for f in forms:
+                            self._add(f, values, d.name, w)
+                        if table == "abbreviations":
+                            for v in values:
+                                self._add(v, forms, d.name, w)
+
+    def _add(self, form: str, targets: Sequence[str], dictionary: str, weight: float) -> None:
+        k = _key(form)
+        if not k or len(k) > MAX_KEY_LEN:
+            return
+        self.max_len = max(self.max_len, len(k))
+        rules = self.index.setdefault(k, [])
+        seen = {(r.target, r.dictionary) for r in rules}
+        for t in targets:
+            if (t, dictionary) not in seen and _key(t) != k:
+                rules.append(_Rule(t, dictionary, weight, form))
+                seen.add((t, dictionary))
+
+    def names(self) -> list[str]:
+        return list(self.dicts)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def _read_toml(path: Path | Any, name_default: str) -> dict[str, Any]:
+    data = tomllib.loads(path.read_text("utf-8"))
+    data.setdefault("name", name_default)
+    return data
+
+
+def _merge(into: dict[str, _Dict], data: dict[str, Any], source: str) -> None:
+    name = str(data["name"])
+    d = into.get(name)
+    if d is None:
+        d = into[name] = _Dict(name=name, weight=dict(DEFAULT_WEIGHT))
+    d.sources.append(source)
+    if "description" in data:
+        d.description = str(data["description"])
+    w = data.get("weight")
+    if isinstance(w, int | float):
+        d.weight = {t: float(w) for t in TABLES}
+    elif isinstance(w, dict):
+        d.weight.update({t: float(v) for t, v in w.items() if t in TABLES})
+    for key in data.get("disable", []):
+        for table in TABLES:
+            d.tables[table].pop(key, None)
+    for table in TABLES:
+        for key, value in data.get(table, {}).items():
+            if isinstance(value, dict):
+                values, replace = list(value.get("to", [])), bool(value.get("replace", False))
+            else:
+                values, replace = [value] if isinstance(value, str) else list(value), False
+            values = [str(v) for v in values]
+            cur = d.tables[table].get(key)
+            if cur is None or replace:
+                d.tables[table][key] = values
+            else:
+                cur.extend(v for v in values if v not in cur)
+
+
+def _shipped_files() -> list[Any]:
+    root = resources.files("pisteur.retrieve.dictionaries")
+    return sorted((p for p in root.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
+
+
+def load_dictionaries(
+    paths: Sequence[str | Path] = (), *, shipped: bool = True, user: bool = True
+) -> Dictionaries:
+    """Shipped dictionaries, then the user folder's ``*.toml``, then ``paths`` (files or folders), merged."""
+    merged: dict[str, _Dict] = {}
+    if shipped:
+        for p in _shipped_files():
+            _merge(merged, _read_toml(p, p.name.removesuffix(".toml")), f"shipped:{p.name}")
+    extra: list[Path] = []
+    if user:
+        udir = user_dictionary_dir()
+        if udir.is_dir():
+            extra.extend(sorted(udir.glob("*.toml")))
+    for p in map(Path, paths):
+        extra.extend(sorted(p.glob("*.toml")) if p.is_dir() else [p])
+    for p in extra:
+        _merge(merged, _read_toml(p, p.stem), str(p))
+    return Dictionaries(merged.values())
+
+
+@lru_cache(maxsize=4)
+def _default(user_dir: str) -> Dictionaries:
+    return load_dictionaries()
+
+
+def default_dictionaries() -> Dictionaries:
+    """Shipped + user dictionaries, loaded once per user folder."""
+    return _default(str(user_dictionary_dir()))
+
+
+@dataclass
+class Phrase:
+    text: str
+    terms: list[str]  # analysed terms in order, as stored in the lexical column (for phrase/NEAR queries)
+    weight: float
+    origin: str
+
+
+@dataclass
+class Expansion:
+    original: str
+    terms: list[tuple[str, float, str]]  # (analysed term, weight, origin): origin "query" or a dictionary
+    phrases: list[Phrase]
+    applied: list[dict[str, Any]]
+    # (char start, char end, targets) of the matched spans of the (NFC) query, for dense_queries
+    _spans: list[tuple[int, int, list[str]]] = field(default_factory=list, repr=False)
+
+    def term_weights(self) -> dict[str, float]:
+        return {t: w for t, w, _ in self.terms}
+
+    def expanded_terms(self) -> list[str]:
+        return [t for t, _, o in self.terms if o != "query"]
+
+    def dense_text(self, max_added: int = 8) -> str:
+        """The query with its first expansions appended, for one dense embedding."""
+        added: list[str] = []
+        for a in self.applied:
+            for t in a["to"]:
+                if t not in added:
+                    added.append(t)
+        added = added[:max_added]
+        return self.original if not added else f"{self.original} ({', '.join(added)})"
+
+    def dense_queries(self, max_queries: int = 4) -> list[str]:
+        """The original query, then rewrites where one matched span is replaced by one of its variants
+        ("rdv demain" → "rendez-vous demain"): embed each and fuse, or average."""
+        out = [self.original]
+        text = unicodedata.normalize("NFC", self.original)
+        for start, end, targets in self._spans:
+            for t in targets:
+                if len(out) >= max_queries:
+                    return out
+                q = text[:start] + t + text[end:]
+                if q not in out:
+                    out.append(q)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "original": self.original,
+            "terms": [{"term": t, "weight": round(w, 3), "origin": o} for t, w, o in self.terms],
+            "phrases": [
+                {"text": p.text, "terms": p.terms, "weight": round(p.weight, 3), "origin": p.origin}
+                for p in self.phrases
+            ],
+            "applied": self.applied,
+        }
+
+
+def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expansion:
+    """Analyse ``query`` and add the expansions of every dictionary form found in it."""
+    dicts = default_dictionaries() if dictionaries is None else dictionaries
+    weights: dict[str, tuple[float, str]] = {t: (1.0, "query") for t in analyze_query(query)}
+    spans_ = surface_spans(query)
+    surface = [w for w, _, _ in spans_]
+    keys = [stem(t) for t in surface]
+    phrases: dict[str, Phrase] = {}
+    applied: list[dict[str, Any]] = []
+    spans: list[tuple[int, int, list[str]]] = []
+    i = 0
+    while i < len(keys):
+        for n in range(min(dicts.max_len, len(keys) - i), 0, -1):
+            rules = dicts.index.get(tuple(keys[i : i + n]))
+            if rules:
+                break
+        else:
+            i += 1
+            continue
+        matched = " ".join(surface[i : i + n])
+        # A form made only of stop words ("pour", "c'est") does not pull in variants on its own.
+        if not analyze(matched) and len(keys) > n:
+            i += n
+            continue
+        by_dict: dict[str, list[str]] = {}
+        for r in rules:
+            by_dict.setdefault(r.dictionary, []).append(r.target)
+            terms = analyze_heads(r.target)
+            multi = len(set(terms)) > 1
+            w = r.weight * (PHRASE_TERM_FACTOR if multi else 1.0)
+            for t in dict.fromkeys(terms):
+                if t not in weights or weights[t][0] < w:
+                    weights[t] = (w, r.dictionary)
+            if multi and r.target not in phrases:
+                phrases[r.target] = Phrase(r.target, analyze(r.target), r.weight, r.dictionary)
+        for name, targets in by_dict.items():
+            applied.append({"from": matched, "to": targets, "dictionary": name})
+        spans.append((spans_[i][1], spans_[i + n - 1][2], [r.target for r in rules]))
+        i += n
+    terms = [(t, w, o) for t, (w, o) in weights.items()]
+    return Expansion(query, terms, list(phrases.values()), applied, spans)
