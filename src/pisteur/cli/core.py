@@ -122,7 +122,7 @@ def search(
         _fail(str(exc))
     filters = Filters(kinds=kind or None, project=project, session=session, source=source,
                       date_from=since, date_to=until)
-    options: dict[str, object] = {"explain": explain or as_json}
+    options: dict[str, object] = {}
     if mode:
         options["mode"] = mode
     if no_expand:

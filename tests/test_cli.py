@@ -1,0 +1,68 @@
+"""The CLI end to end on a small corpus: index, status, search (--json), remove, --help everywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pisteur.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "pv.txt").write_text("Procès-verbal : le suspect a donné rendez-vous à la victime près de la gare.",
+                                 encoding="utf-8")
+    (root / "note.md").write_text("# Note\n\nLa perquisition a permis de saisir un couteau.", encoding="utf-8")
+    (root / "vide.txt").write_bytes(b"")
+    return root
+
+
+def _ok(args: list[str]):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def test_index_status_search_remove(tmp_path: Path, corpus: Path) -> None:
+    idx = str(tmp_path / "idx")
+    r = _ok(["index", str(corpus), "--index", idx, "--model", "test-hash:x", "--json"])
+    rep = json.loads(r.stdout)
+    assert rep["added"] == 2 and rep["skipped"][0]["reason"] == "empty file"
+    st = json.loads(_ok(["status", "--index", idx, "--json"]).stdout)
+    assert st["sources"] == 2 and st["chunks"] >= 2 and st["model"] == "test-hash:x"
+    out = _ok(["search", "perquisition couteau", "--index", idx, "--json", "-k", "2",
+               "--no-rerank", "--no-expand"]).stdout
+    hits = [json.loads(line) for line in out.splitlines()]
+    assert hits and {"id", "score", "kind", "source", "text"} <= set(hits[0])
+    assert "couteau" in hits[0]["text"]
+    human = _ok(["search", "perquisition", "--index", idx, "--no-rerank"]).stdout
+    assert "note.md" in human
+    _ok(["remove", str(corpus / "note.md"), "--index", idx])
+    st = json.loads(_ok(["status", "--index", idx, "--json"]).stdout)
+    assert st["sources"] == 1
+
+
+def test_search_without_index_is_a_clear_error(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["search", "x", "--index", str(tmp_path / "nope")])
+    assert r.exit_code == 1
+    assert "no pisteur index" in r.output
+
+
+def test_model_change_is_refused_with_rebuild_hint(tmp_path: Path, corpus: Path) -> None:
+    idx = str(tmp_path / "idx")
+    _ok(["index", str(corpus), "--index", idx, "--model", "test-hash:x", "--quiet"])
+    r = runner.invoke(app, ["index", str(corpus), "--index", idx, "--model", "test-hash:y", "--quiet"])
+    assert r.exit_code == 1 and "--rebuild" in r.output
+
+
+@pytest.mark.parametrize("cmd", [[], ["index"], ["search"], ["status"], ["remove"]])
+def test_help(cmd: list[str]) -> None:
+    r = runner.invoke(app, [*cmd, "--help"])
+    assert r.exit_code == 0 and "Usage" in r.output
