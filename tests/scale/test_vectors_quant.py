@@ -203,3 +203,35 @@ def test_registry_names_and_plain_flat(tmp_path: Path) -> None:
                       vq.QuantVectors)
     with pytest.raises(ValueError):
         vq.config_for("int4")
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_faiss_ann_generations_deletions_filters(tmp_path: Path, kind: str, monkeypatch) -> None:
+    from pisteur.store.vectors_faiss import FaissVectors
+
+    x = clustered(3000, 2)
+    ids = np.arange(3000, dtype=np.int64)
+    idx = open_vector_index(tmp_path, D, 0, vq.config_for("int8", kind, rescore_k=100, nprobe=64))
+    assert isinstance(idx, FaissVectors)
+    idx.add(ids[:2000], x[:2000])
+    idx.flush(1)
+    idx.add(ids[2000:], x[2000:])
+    idx.remove(ids[:10])
+    idx.flush(2)
+    assert list(tmp_path.glob("ann-00000002.faiss"))
+    qs = near(x, 20)
+    r = np.mean([recall(idx.search(q, 10)[0], exact(x[10:], ids[10:], q, 10)) for q in qs])
+    assert r >= 0.85
+    at1 = open_vector_index(tmp_path, D, 1, vq.config_for("int8", kind))
+    assert len(at1) == 2000 and at1.search(x[2500], 1)[0][0] != 2500
+    at2 = open_vector_index(tmp_path, D, 2, vq.config_for("int8", kind))
+    assert at2.search(x[2500], 1)[0][0] == 2500
+    assert not set(range(10)) & set(at2.search(x[3], 20)[0].tolist())  # deleted ids never come back
+    allowed = np.arange(0, 3000, 2, dtype=np.int64)
+    got = at2.search(x[12], 10, allowed)[0]
+    assert got[0] == 12 and set(got.tolist()) <= set(allowed.tolist())
+    import pisteur.store.vectors_faiss as vf
+
+    monkeypatch.setattr(vf, "EXACT_SUBSET_MAX", 0)  # through the faiss IDSelector
+    got = at2.search(x[12], 10, allowed)[0]
+    assert got[0] == 12 and set(got.tolist()) <= set(allowed.tolist())
