@@ -340,7 +340,8 @@ def read_session(path: Path, start_offset: int = 0) -> ParseResult:
     if info.is_compact_agent and info.parent_session and _parent_exists(path):
         # The compaction agent's output is the parent session's compact summary: don't index it twice.
         return ParseResult([], warnings, skipped, resume_offset=resume)
-    return ParseResult(builder.segments, warnings, skipped, resume_offset=resume)
+    segments = sorted(builder.segments, key=lambda seg: seg.line_start or 0)  # stable: kinds keep order
+    return ParseResult(segments, warnings, skipped, resume_offset=resume)
 
 
 def _parent_exists(path: Path) -> bool:
