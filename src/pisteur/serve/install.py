@@ -1,0 +1,94 @@
+"""``pisteur mcp install``: register the stdio MCP server with Claude Code and other MCP clients.
+
+Claude Code: runs ``claude mcp add --scope <scope> pisteur -- <python> -m pisteur.cli mcp [...]`` when the
+``claude`` command is on PATH (else prints it). Other clients (Claude Desktop, Cursor, ...): the
+``mcpServers`` JSON snippet, printed, and merged into a config file with ``--write FILE``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+SERVER_NAME = "pisteur"
+
+
+def server_command(index: Path | None = None, extra: list[str] | None = None,
+                   python: str | None = None) -> list[str]:
+    cmd = [python or sys.executable, "-m", "pisteur.cli", "mcp"]
+    if index is not None:
+        cmd += ["--index", str(Path(index).expanduser().resolve())]
+    return cmd + list(extra or [])
+
+
+def claude_command(cmd: list[str], scope: str = "user", env: dict[str, str] | None = None) -> list[str]:
+    out = ["claude", "mcp", "add", "--scope", scope]
+    for k, v in (env or {}).items():
+        out += ["-e", f"{k}={v}"]
+    return out + [SERVER_NAME, "--", *cmd]
+
+
+def json_snippet(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"command": cmd[0], "args": cmd[1:]}
+    if env:
+        entry["env"] = dict(env)
+    return {"mcpServers": {SERVER_NAME: entry}}
+
+
+def merge_config(path: Path, snippet: dict[str, Any]) -> None:
+    """Add/replace the pisteur entry of ``mcpServers`` in a JSON config file, keeping everything else."""
+    path = Path(path).expanduser()
+    data: dict[str, Any] = {}
+    if path.exists() and path.read_text(encoding="utf-8").strip():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} does not hold a JSON object")
+    data.setdefault("mcpServers", {}).update(snippet["mcpServers"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def install(
+    *,
+    index: Path | None = None,
+    scope: str = "user",
+    print_only: bool = False,
+    write: Path | None = None,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    echo: Any = print,
+    claude: str | None = None,
+) -> int:
+    """Returns a process exit code."""
+    cmd = server_command(index, extra)
+    add = claude_command(cmd, scope, env)
+    snippet = json_snippet(cmd, env)
+    claude_bin = claude or shutil.which("claude")
+    code = 0
+    if print_only or claude_bin is None:
+        if not print_only:
+            echo("`claude` is not on PATH: run this to register pisteur with Claude Code:")
+        echo("  " + shlex.join(add))
+    else:
+        echo("$ " + shlex.join(add))
+        proc = subprocess.run([claude_bin, *add[1:]], capture_output=True, text=True)
+        out = (proc.stdout + proc.stderr).strip()
+        if out:
+            echo(out)
+        if proc.returncode != 0:
+            echo(f"claude mcp add failed (exit {proc.returncode}); if pisteur is already registered: "
+                 f"claude mcp remove {SERVER_NAME} --scope {scope}")
+            code = proc.returncode
+    echo("\nFor other MCP clients (Claude Desktop, Cursor, ...), add to their mcpServers config:")
+    echo(json.dumps(snippet, indent=2, ensure_ascii=False))
+    if write is not None and not print_only:
+        merge_config(write, snippet)
+        echo(f"\nwrote the pisteur entry into {write}")
+    return code

@@ -1,0 +1,114 @@
+"""Structured outputs shared by the MCP tools and the HTTP API (pydantic models, JSON-schema'd).
+
+Every response carries ``origin = "pisteur"``: the live indexer recognises pisteur's own tool results by it
+(and by the ``mcp__pisteur__*`` tool names) and never indexes them back (see ``serve/live.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+ORIGIN = "pisteur"
+
+
+class SearchFilters(BaseModel):
+    project: str | None = Field(None, description="substring of the project path (Claude Code cwd)")
+    session: str | None = Field(None, description="session id (prefix)")
+    source: str | None = Field(None, description="substring of the source file path")
+    date_from: str | None = Field(None, description="ISO date/time, inclusive (e.g. 2026-10-01)")
+    date_to: str | None = Field(None, description="ISO date/time, inclusive")
+    kind: list[str] | None = Field(
+        None, description="chunk kinds: exchange, summary, tool_result, thinking, document, message"
+    )
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.project, self.session, self.source, self.date_from, self.date_to,
+                tuple(sorted(self.kind)) if self.kind else None)
+
+
+class SearchHit(BaseModel):
+    id: int = Field(description="chunk id: pass it to `read`")
+    rank: int
+    score: float
+    kind: str
+    source: str = Field(description="source file")
+    session_id: str | None = None
+    project: str | None = None
+    ts_first: str | None = None
+    ts_last: str | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+    title: str | None = None
+    snippet: str = Field(description="a short excerpt around the best match")
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list, description="[start, end) character spans of matched words in `snippet`"
+    )
+    explain: dict[str, Any] | None = Field(None, description="which stages/expansions scored this hit")
+
+
+class SearchResponse(BaseModel):
+    origin: Literal["pisteur"] = ORIGIN
+    query: str
+    k: int
+    hits: list[SearchHit]
+    took_ms: float
+    cached: bool = False
+    generation: int = 0
+    expansions: list[Any] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class Passage(BaseModel):
+    id: int
+    kind: str
+    is_hit: bool = Field(description="true for the chunk that was asked for")
+    text: str
+    truncated: bool = Field(False, description="text continues on the next page")
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list, description="[start, end) spans of words matching `q` (when given) in `text`"
+    )
+    session_id: str | None = None
+    uuids: list[str] = Field(default_factory=list, description="Claude Code message uuids in this passage")
+    ts_first: str | None = None
+    ts_last: str | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReadResponse(BaseModel):
+    origin: Literal["pisteur"] = ORIGIN
+    id: int
+    source: str
+    passages: list[Passage]
+    page: int = Field(description="0-based page number")
+    pages: int
+    has_more: bool
+    before: int
+    after: int
+
+
+class StatusResponse(BaseModel):
+    origin: Literal["pisteur"] = ORIGIN
+    index: str
+    ready: bool
+    model: str | None = None
+    chunks: int = 0
+    sources: int = 0
+    bytes_on_disk: int = 0
+    generation: int = 0
+    chunks_by_kind: dict[str, int] = Field(default_factory=dict)
+    last_update: str | None = None
+    live: dict[str, Any] = Field(default_factory=dict, description="background indexer state and progress")
+    cache: dict[str, Any] = Field(default_factory=dict)
+    searches: int = 0
+    error: str | None = None
+
+
+class IndexResponse(BaseModel):
+    origin: Literal["pisteur"] = ORIGIN
+    started: bool
+    message: str
+    live: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,355 @@
+"""The search service behind the MCP tools, the HTTP API and the web page.
+
+One instance per server process: the store and the query embedder are opened once, lazily, and reused by
+every call; the semantic cache and the metrics live here; the live indexer (``serve/live.py``) writes from a
+background thread through its own store connection while searches keep reading (SQLite WAL), and
+``store.refresh()`` before each search picks up its commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pisteur.serve.cache import DEFAULT_THRESHOLD, MemoEmbedder, SemanticCache
+from pisteur.serve.highlight import query_terms, snippet, spans
+from pisteur.serve.metrics import Gauge, Metrics
+from pisteur.serve.models import (
+    IndexResponse,
+    Passage,
+    ReadResponse,
+    SearchFilters,
+    SearchHit,
+    SearchResponse,
+    StatusResponse,
+)
+
+log = logging.getLogger("pisteur.serve")
+
+
+class NoIndex(RuntimeError):
+    """There is no index to search yet."""
+
+
+class NotFound(KeyError):
+    pass
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send Python-level prints (libraries loading models...) to stderr: stdout may be the MCP wire."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def _opt_key(options: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted((k, repr(v)) for k, v in options.items()))
+
+
+class Service:
+    def __init__(
+        self,
+        index_dir: Path | None = None,
+        *,
+        embedder: Any = None,
+        model: str | None = None,
+        sources: list[Path] | None = None,
+        live: bool = False,
+        live_interval: float = 2.0,
+        cache: bool = True,
+        cache_threshold: float = DEFAULT_THRESHOLD,
+        search_options: dict[str, Any] | None = None,
+        index_options: dict[str, Any] | None = None,
+    ) -> None:
+        from pisteur.config import default_index_dir
+
+        self.index_dir = Path(index_dir) if index_dir else default_index_dir()
+        self.model = model
+        self.search_options = dict(search_options or {})
+        self._store: Any = None
+        self._embedder: MemoEmbedder | None = MemoEmbedder(embedder) if embedder is not None else None
+        self._lock = threading.RLock()  # one SQLite connection + one query model: calls are serialised
+        self._open_lock = threading.Lock()
+        self.cache = SemanticCache(threshold=cache_threshold, enabled=cache)
+        self.metrics = Metrics()
+        self.started = time.time()
+        self.live = None
+        if live:
+            from pisteur.config import default_claude_projects
+            from pisteur.serve.live import LiveIndexer
+
+            srcs = sources if sources is not None else [default_claude_projects()]
+            self.live = LiveIndexer(
+                self.index_dir, srcs, interval=live_interval, model=model,
+                index_options=index_options, on_commit=self._after_commit,
+            )
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, warm: bool = True) -> None:
+        """Start the live indexer and, in the background, load the store and the model."""
+        if self.live is not None:
+            self.live.start()
+        if warm:
+            threading.Thread(target=self._warm_quietly, name="pisteur-warm", daemon=True).start()
+
+    def _warm_quietly(self) -> None:
+        try:
+            self.warm()
+        except Exception as exc:  # no index yet: the first search reports it
+            log.info("warm-up skipped: %s", exc)
+
+    def warm(self) -> None:
+        store = self.store()
+        with self._lock:
+            emb = self.embedder(store)
+            emb.embed_query("préchauffage")
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+        with self._lock:
+            if self._store is not None:
+                with contextlib.suppress(Exception):
+                    self._store.close()
+                self._store = None
+            inner = getattr(self._embedder, "inner", None)
+            if inner is not None and hasattr(inner, "close"):
+                with contextlib.suppress(Exception):
+                    inner.close()
+
+    def _after_commit(self) -> None:
+        self.metrics.inc("pisteur_index_commits_total")
+
+    # -- lazy resources --------------------------------------------------------------------------
+    def store(self) -> Any:
+        if self._store is not None:
+            return self._store
+        with self._open_lock:
+            if self._store is None:
+                from pisteur.store import open_store
+
+                if not (self.index_dir / "index.sqlite").exists():
+                    raise NoIndex(f"no index at {self.index_dir} yet (run `pisteur index`, or wait for the "
+                                  "live indexer's first pass)")
+                with stdout_to_stderr():
+                    self._store = open_store(self.index_dir, readonly=True)
+        return self._store
+
+    def embedder(self, store: Any) -> MemoEmbedder:
+        if self._embedder is None:
+            with stdout_to_stderr():
+                from pisteur.indexer import embedder_for
+
+                self._embedder = MemoEmbedder(embedder_for(store))
+        return self._embedder
+
+    # -- search ----------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        *,
+        via: str = "api",
+        explain: bool = True,
+        **options: Any,
+    ) -> SearchResponse:
+        from pisteur.store.base import Filters
+
+        t0 = time.perf_counter()
+        query = query.strip()
+        if not query:
+            raise ValueError("empty query")
+        k = max(1, min(int(k), 100))
+        filters = filters or SearchFilters()
+        opts = {**self.search_options, **options}
+        key = (k, filters.key(), _opt_key(opts))
+        store = self.store()
+        with self._lock:
+            store.refresh()
+            gen = int(store.generation())
+            self.cache.check_generation(gen)
+            emb = self.embedder(store)
+        cached = "miss"
+        result = self.cache.get_exact(query, key)
+        if result is not None:
+            cached = "exact"
+        else:
+            with self._lock:
+                qvec = emb.embed_query(query)
+            near = self.cache.get_near(qvec, key)
+            if near is not None:
+                result, cached = near[0], "near"
+            else:
+                from pisteur.retrieve.pipeline import search as pipeline_search
+
+                f = Filters(kinds=filters.kind or None, project=filters.project, session=filters.session,
+                            source=filters.source, date_from=filters.date_from, date_to=filters.date_to)
+                with self._lock, stdout_to_stderr():
+                    result = pipeline_search(store, emb, query, k=k, filters=f, **opts)
+                self.cache.put(query, key, qvec, result)
+        resp = self._render(query, k, result, gen, cached != "miss", explain)
+        took = time.perf_counter() - t0
+        resp.took_ms = round(took * 1000, 3)
+        self.metrics.observe_search(took, via=via, cached=cached)
+        return resp
+
+    def _render(self, query: str, k: int, result: Any, gen: int, cached: bool, explain: bool) -> SearchResponse:
+        expansions = list(getattr(result, "expansions", []) or [])
+        terms = query_terms(query, expansions)
+        hits = []
+        for rank, h in enumerate(result.hits, 1):
+            m = h.meta or {}
+            snip, spans = snippet(h.text, terms)
+            hits.append(SearchHit(
+                id=h.id, rank=rank, score=round(float(h.score), 6), kind=h.kind, source=h.source,
+                session_id=m.get("session_id"), project=m.get("project"), ts_first=m.get("ts_first"),
+                ts_last=m.get("ts_last"), line_start=m.get("line_start"), line_end=m.get("line_end"),
+                title=m.get("title") or m.get("sender"), snippet=snip, highlights=spans,
+                explain=(h.explain or None) if explain else None,
+            ))
+        timings = {name: round(v * 1000, 3) for name, v in (getattr(result, "timings", {}) or {}).items()}
+        return SearchResponse(query=query, k=k, hits=hits, took_ms=0.0, cached=cached, generation=gen,
+                              expansions=_jsonable(expansions) if explain else [], timings_ms=timings)
+
+    # -- read ------------------------------------------------------------------------------------
+    def read(self, id: int, before: int = 0, after: int = 0, page: int = 0, page_chars: int = 8000,
+             q: str | None = None) -> ReadResponse:
+        before, after = max(0, min(int(before), 50)), max(0, min(int(after), 50))
+        page_chars = max(200, min(int(page_chars), 100_000))
+        store = self.store()
+        with self._lock:
+            store.refresh()
+            hits = store.neighbours(int(id), before, after) if (before or after) else store.get([int(id)])
+            if not any(h.id == int(id) for h in hits):
+                hits = store.get([int(id)]) + hits if hits else store.get([int(id)])
+        if not hits:
+            raise NotFound(f"no chunk with id {id} (the index may have changed: search again)")
+        hits.sort(key=lambda h: (h.meta.get("ord", 0), h.id))
+        pages = _paginate(hits, int(id), page_chars)
+        if q:
+            terms = query_terms(q)
+            for p in pages[min(max(0, int(page)), len(pages) - 1)]:
+                p.highlights = spans(p.text, terms)
+        page = max(0, int(page))
+        if page >= len(pages):
+            raise NotFound(f"page {page} out of range (0..{len(pages) - 1})")
+        src = next(h.source for h in hits if h.id == int(id))
+        return ReadResponse(id=int(id), source=src, passages=pages[page], page=page, pages=len(pages),
+                            has_more=page + 1 < len(pages), before=before, after=after)
+
+    # -- status / index --------------------------------------------------------------------------
+    def status(self) -> StatusResponse:
+        live = self.live.state() if self.live is not None else {"enabled": False}
+        base = dict(index=str(self.index_dir), live=live, cache=self.cache.stats(),
+                    searches=self.metrics.searches())
+        try:
+            store = self.store()
+            with self._lock:
+                store.refresh()
+                st = store.stats()
+        except NoIndex as exc:
+            return StatusResponse(ready=False, error=str(exc), **base)
+        return StatusResponse(
+            ready=True, model=st.get("model"), chunks=int(st.get("chunks", 0)), sources=int(st.get("sources", 0)),
+            bytes_on_disk=int(st.get("bytes_on_disk", 0)), generation=int(st.get("generation", 0)),
+            chunks_by_kind=st.get("chunks_by_kind", {}), last_update=st.get("last_update"), **base,
+        )
+
+    def trigger_index(self) -> IndexResponse:
+        if self.live is None:
+            return IndexResponse(started=False, message="live indexing is off (start the server with --live)")
+        started = self.live.trigger()
+        msg = "indexing started" if started else "an indexing pass is already running; another will follow"
+        return IndexResponse(started=started, message=msg, live=self.live.state())
+
+    def prometheus(self) -> str:
+        return self.metrics.render(self._gauges)
+
+    def _gauges(self) -> list[Gauge]:
+        c = self.cache
+        out: list[Gauge] = [
+            ("pisteur_cache_hit_ratio", "gauge", "Semantic cache hits / lookups since start.", [({}, c.hit_rate)]),
+            ("pisteur_cache_lookups_total", "counter", "Semantic cache lookups by outcome.",
+             [({"result": "exact"}, c.hits_exact), ({"result": "near"}, c.hits_near),
+              ({"result": "miss"}, c.misses)]),
+            ("pisteur_cache_entries", "gauge", "Entries in the semantic cache.", [({}, len(c._entries))]),
+        ]
+        try:
+            st = self.status()
+        except Exception:  # pragma: no cover - metrics must not fail
+            st = None
+        if st is not None and st.ready:
+            out += [
+                ("pisteur_index_chunks", "gauge", "Chunks in the index.", [({}, st.chunks)]),
+                ("pisteur_index_chunks_by_kind", "gauge", "Chunks in the index by kind.",
+                 [({"kind": k}, v) for k, v in st.chunks_by_kind.items()]),
+                ("pisteur_index_sources", "gauge", "Source files in the index.", [({}, st.sources)]),
+                ("pisteur_index_bytes", "gauge", "Bytes on disk of the index directory.", [({}, st.bytes_on_disk)]),
+                ("pisteur_index_generation", "gauge", "Index generation (bumps on every commit).",
+                 [({}, st.generation)]),
+            ]
+        if self.live is not None:
+            s = self.live.state()
+            out += [
+                ("pisteur_indexing_in_progress", "gauge", "1 while a background indexing pass runs.",
+                 [({}, 1.0 if s["running"] else 0.0)]),
+                ("pisteur_indexing_progress_ratio", "gauge", "Progress of the current pass (0..1).",
+                 [({}, s.get("progress") or 0.0)]),
+                ("pisteur_indexing_runs_total", "counter", "Background indexing passes finished.",
+                 [({}, s["runs"])]),
+                ("pisteur_indexing_errors_total", "counter", "Background indexing passes that failed.",
+                 [({}, s["errors"])]),
+                ("pisteur_indexing_last_duration_seconds", "gauge", "Duration of the last pass.",
+                 [({}, s.get("last_duration_s") or 0.0)]),
+            ]
+        return out
+
+
+def _paginate(hits: list[Any], target: int, page_chars: int) -> list[list[Passage]]:
+    pages: list[list[Passage]] = [[]]
+    room = page_chars
+    for h in hits:
+        m = h.meta or {}
+        text = h.text
+        pos = 0
+        while True:
+            if room <= 0:
+                pages.append([])
+                room = page_chars
+            part = text[pos:pos + room]
+            pos += len(part)
+            room -= len(part)
+            extra = {k: v for k, v in m.items() if k not in {
+                "session_id", "uuids", "ts_first", "ts_last", "line_start", "line_end", "ord"}}
+            pages[-1].append(Passage(
+                id=h.id, kind=h.kind, is_hit=h.id == target, text=part, truncated=pos < len(text),
+                session_id=m.get("session_id"), uuids=list(m.get("uuids") or []), ts_first=m.get("ts_first"),
+                ts_last=m.get("ts_last"), line_start=m.get("line_start"), line_end=m.get("line_end"),
+                meta=_jsonable(extra),
+            ))
+            if pos >= len(text):
+                break
+    return pages
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if hasattr(obj, "__dict__"):
+        return _jsonable(vars(obj))
+    return str(obj)
