@@ -16,7 +16,9 @@ from pisteur.embed import EmbedderError, load_embedder  # noqa: E402
 from pisteur.embed.st import auto_batch_size, tokenizer_adds_eos  # noqa: E402
 from pisteur.models.catalog import get_model  # noqa: E402
 
-WORDS = "query passage : le la les garde à vue pv rdv demain rendez vous police message insultant code def return".split()
+WORDS = (
+    "query passage : le la les garde à vue pv rdv demain rendez vous police message insultant code def return"
+).split()
 
 
 @pytest.fixture(scope="module")
