@@ -1,6 +1,25 @@
 """The retrieval entry point: ``search(store, embedder, query, k=10, filters=None, **options)``.
 
-First increment: dense retrieval only (query embedding -> store.dense_search -> store.get).
+Stages: query expansion (shipped + user dictionaries) -> first stage (dense list from the index model,
+BM25 list over the analysed query, BM25 list over the expansion terms) -> fusion -> second stage (rerank of
+the top ``rerank_depth`` candidates) -> hits, with ``Hit.explain`` saying which stage scored what.
+
+Defaults (``DEFAULTS``) were chosen by measurement on piaf-dev (``bench/piaf_tune.py``,
+``bench/piaf_rerank_tune.py``, ``pisteur bench``; see docs/retrieval.md): z-score weighted fusion of the
+dense and BM25 lists (1.0 / 1.0), the expansion list at 0.5, then the offline reranker over the top 30.
+Every option can be overridden per search:
+
+``mode``           ``hybrid`` | ``dense`` | ``lexical``
+``fusion``         ``weighted`` | ``rrf``
+``norm``           ``zscore`` | ``minmax`` (weighted fusion)
+``weights``        ``{"dense": w, "lexical": w, "expansion": w}`` (a missing name keeps its default)
+``rrf_k``          RRF constant (60)
+``expand``         bool: dictionary expansion (adds the ``expansion`` list and the rerank feature)
+``expand_dense``   bool: also embed the query with its expansions appended and fuse that list (slower)
+``rerank``         ``offline`` | ``offline+use`` | ``none``/False | any reranker spec (``cross-encoder:PATH``,
+                   ``tei:URL``...)
+``rerank_depth``   candidates re-scored (30)
+``candidates``     size of each first-stage list (100)
 """
 
 from __future__ import annotations
@@ -9,16 +28,66 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from pisteur.retrieve import fusion as fz
+from pisteur.retrieve.analysis import analyze, analyze_query
 from pisteur.store.base import Filters
 from pisteur.types import Hit
+
+DEFAULTS: dict[str, Any] = {
+    "mode": "hybrid",
+    "fusion": "weighted",
+    "norm": "zscore",
+    "weights": {"dense": 1.0, "lexical": 1.0, "expansion": 0.5, "dense_expanded": 0.5},
+    "rrf_k": 60.0,
+    "expand": True,
+    "expand_dense": False,
+    "rerank": "offline",
+    "rerank_depth": 30,
+    "candidates": 100,
+}
+MODES = ("hybrid", "dense", "lexical")
 
 
 @dataclass
 class SearchResult:
     hits: list[Hit]
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    expansions: list[Any] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, and "total"
+    expansions: list[Any] = field(default_factory=list)  # the dictionary rules applied (Expansion.applied)
+    options: dict[str, Any] = field(default_factory=dict)  # the options in effect
+    expansion: Any = None  # the full Expansion (terms, phrases) or None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hits": [h.to_json() for h in self.hits],
+            "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
+            "expansions": self.expansions,
+            "options": self.options,
+        }
+
+
+def resolve_options(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown search option(s): {', '.join(sorted(unknown))} (known: {', '.join(DEFAULTS)})")
+    opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    opts["weights"] = {**DEFAULTS["weights"], **(options.get("weights") or {})}
+    if opts["mode"] not in MODES:
+        raise ValueError(f"unknown mode '{opts['mode']}' ({', '.join(MODES)})")
+    if opts["fusion"] not in ("weighted", "rrf"):
+        raise ValueError(f"unknown fusion '{opts['fusion']}' (weighted, rrf)")
+    r = opts["rerank"]
+    opts["rerank"] = None if r in (False, None, "none", "off", "no", "") else ("offline" if r is True else r)
+    return opts
+
+
+def _expand(query: str) -> Any:
+    try:
+        from pisteur.retrieve.expand import expand_query
+    except ImportError:  # pragma: no cover - the expansion module ships with the package
+        return None
+    return expand_query(query)
 
 
 def search(
@@ -30,24 +99,103 @@ def search(
     filters: Filters | None = None,
     **options: Any,
 ) -> SearchResult:
+    opts = resolve_options(options)
+    mode, n = opts["mode"], max(int(opts["candidates"]), k)
+    weights = opts["weights"]
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    qvec = embedder.embed_queries([query])[0]
-    t1 = time.perf_counter()
-    timings["embed"] = t1 - t0
-    ranked = store.dense_search(qvec, k, filters)
-    t2 = time.perf_counter()
-    timings["dense"] = t2 - t1
-    hits = store.get([i for i, _ in ranked])
-    by_id = {h.id: h for h in hits}
+    t_start = t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + now - t
+        t = now
+
+    exp = _expand(query) if opts["expand"] and mode != "dense" or opts["expand_dense"] else None
+    added = [term for term, _, origin in exp.terms if origin != "query"] if exp is not None else []
+    lap("expand")
+    lists: dict[str, list[tuple[int, float]]] = {}
+    qvec = None
+    if mode in ("hybrid", "dense") and embedder is not None:
+        qtexts = [query]
+        if exp is not None and opts["expand_dense"] and exp.applied:
+            qtexts.append(exp.dense_text())
+        qv = embedder.embed_queries(qtexts)
+        qvec = np.asarray(qv[0], np.float32)
+        lap("embed")
+        lists["dense"] = store.dense_search(qvec, n, filters)
+        if len(qtexts) > 1:
+            lists["dense_expanded"] = store.dense_search(np.asarray(qv[1], np.float32), n, filters)
+        lap("dense")
+    if mode in ("hybrid", "lexical"):
+        terms = analyze_query(query)
+        lists["lexical"] = store.lexical_search(terms, n, filters) if terms else []
+        if added and opts["expand"]:
+            lists["expansion"] = store.lexical_search(added, n, filters)
+        lap("lexical")
+    active = {name: lst for name, lst in lists.items() if lst and weights.get(name, 1.0) != 0}
+    if len(active) == 1:
+        fused = list(next(iter(active.values())))
+    elif active:
+        fused = fz.by_name(active, weights, opts["fusion"], rrf_k=opts["rrf_k"], norm=opts["norm"])
+    else:
+        fused = []
+    lap("fuse")
+    reranker = None
+    if opts["rerank"] and fused:
+        from pisteur.retrieve.rerank import RerankContext, get_reranker
+
+        reranker = get_reranker(opts["rerank"])
+    depth = min(len(fused), int(opts["rerank_depth"])) if reranker else 0
+    head_ids = [i for i, _ in fused[: max(k, depth)]]
+    hits_by_id = {h.id: h for h in store.get(head_ids)}
+    head = [hits_by_id[i] for i in head_ids if i in hits_by_id]
+    lap("get")
+    fused_score = dict(fused)
+    rerank_scores: dict[int, float] = {}
+    if reranker is not None and head and depth:
+        ctx = RerankContext(store, embedder, qvec, lists, fused_score, exp)
+        top = head[:depth]
+        scores = np.asarray(reranker.rerank(query, top, ctx), np.float64)
+        order = sorted(range(len(top)), key=lambda j: (-scores[j], j))
+        rerank_scores = {top[j].id: float(scores[j]) for j in range(len(top))}
+        head = [top[j] for j in order] + head[depth:]  # below the reranked depth: first-stage order
+        lap("rerank")
+    ranks = {name: {cid: (r, s) for r, (cid, s) in enumerate(lst, 1)} for name, lst in lists.items()}
     out: list[Hit] = []
-    for rank, (cid, score) in enumerate(ranked, 1):
-        h = by_id.get(cid)
-        if h is None:
-            continue
-        h.score = float(score)
-        h.explain = {"dense": {"rank": rank, "score": float(score)}}
+    floor = min(rerank_scores.values()) if rerank_scores else 0.0
+    for h in head[:k]:
+        explain: dict[str, Any] = {}
+        for name, rk in ranks.items():
+            if h.id in rk:
+                r, s = rk[h.id]
+                explain[name] = {"rank": r, "score": round(float(s), 6)}
+        explain["fused"] = round(float(fused_score.get(h.id, 0.0)), 6)
+        if h.id in rerank_scores:
+            explain["rerank"] = {"by": reranker.name, "score": round(rerank_scores[h.id], 6)}  # type: ignore[union-attr]
+        if exp is not None and exp.applied:
+            doc_terms = set(analyze(h.text))
+            matched = [
+                f"{a['from']} → {t}"
+                for a in exp.applied
+                for t in a["to"]
+                if (tt := analyze(t)) and set(tt) <= doc_terms
+            ]
+            if matched:
+                explain["expansions"] = matched[:8]
+        if not rerank_scores:
+            h.score = fused_score.get(h.id, 0.0)
+        elif h.id in rerank_scores:
+            h.score = rerank_scores[h.id]
+        else:  # below the reranked depth: keep the order, scores stay below the reranked ones
+            h.score = floor - 1e-6 * (len(out) + 1)
+        h.explain = explain
         out.append(h)
-    timings["get"] = time.perf_counter() - t2
-    timings["total"] = time.perf_counter() - t0
-    return SearchResult(hits=out, timings=timings, options={"mode": "dense"})
+    timings["total"] = time.perf_counter() - t_start
+    return SearchResult(
+        hits=out,
+        timings=timings,
+        expansions=list(exp.applied) if exp is not None else [],
+        options={**opts, "rerank": opts["rerank"] or "none"},
+        expansion=exp,
+    )

@@ -1,0 +1,88 @@
+"""The second-stage protocol and its registry.
+
+A reranker re-scores the first-stage candidates of one query: ``rerank(query, hits, context) -> scores``
+(one float per hit, higher is better). ``hits`` are ``Hit`` objects (or plain strings: the texts);
+``context`` carries what the first stage already computed (query vector, ranked lists, expansion) for
+rerankers that use it (the offline one); text-only rerankers (cross-encoder, HTTP) ignore it.
+
+Specs: ``offline`` (default: re-scores with every local signal, no model to download),
+``offline+use`` (adds USE cosine), ``none``, ``cross-encoder:/path/to/model`` (sentence-transformers; extra
+``st``), ``tei:URL``, ``jina:URL``, ``cohere:URL``, ``llamacpp:URL`` (rerank servers; see ``http.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from pisteur.types import Hit
+
+
+class RerankError(RuntimeError):
+    """A reranker cannot run (missing extra, unreachable server, bad answer): the message says why."""
+
+
+@dataclass
+class RerankContext:
+    store: Any = None
+    embedder: Any = None
+    query_vector: np.ndarray | None = None
+    lists: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # first-stage ranked lists
+    fused: dict[int, float] = field(default_factory=dict)  # first-stage fused score per chunk id
+    expansion: Any = None  # pisteur.retrieve.expand.Expansion or None
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    name: str
+
+    def rerank(
+        self, query: str, hits: Sequence[Hit | str], context: RerankContext | None = None
+    ) -> np.ndarray: ...
+
+
+def texts_of(hits: Sequence[Hit | str]) -> list[str]:
+    return [h if isinstance(h, str) else h.text for h in hits]
+
+
+Factory = Callable[..., Reranker]
+_REGISTRY: dict[str, Factory] = {}
+_CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], Reranker] = {}
+
+
+def register_reranker(prefix: str) -> Callable[[Factory], Factory]:
+    def deco(fn: Factory) -> Factory:
+        _REGISTRY[prefix] = fn
+        return fn
+
+    return deco
+
+
+def _load_builtin() -> None:
+    import importlib
+
+    for mod in ("offline", "cross_encoder", "http"):
+        importlib.import_module(f"pisteur.retrieve.rerank.{mod}")
+
+
+def reranker_names() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def get_reranker(spec: str, **options: Any) -> Reranker:
+    """The reranker named by ``spec`` (``NAME`` or ``NAME:ARGUMENT``); instances are cached per spec."""
+    _load_builtin()
+    key = (spec, tuple(sorted(options.items())))
+    if key in _CACHE:
+        return _CACHE[key]
+    name, _, arg = spec.partition(":")
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        raise RerankError(f"unknown reranker '{name}' (known: {', '.join(sorted(_REGISTRY))}, none)")
+    rr = factory(arg, **options)
+    _CACHE[key] = rr
+    return rr

