@@ -31,6 +31,9 @@ class Segment:
     line_end: int | None = None
     byte_start: int | None = None
     byte_end: int | None = None
+    # Optional (char offset in ``text``, 1-based source line, message uuid) of each contributing record,
+    # ascending: lets the chunker give each chunk its own line range and uuids (pisteur.ingest.anchors).
+    anchors: list[tuple[int, int, str | None]] | None = None
 
 
 @dataclass

@@ -193,8 +193,7 @@ class _Builder:
             text = acc.text
             if text.strip():
                 meta = self._meta(unit, uuids, self.info.is_compact_agent)
-                meta["_anchors"] = [list(a) for a in acc.anchors]
-                self.segments.append(Segment(text, kind, meta, **span))
+                self.segments.append(Segment(text, kind, meta, **span, anchors=list(acc.anchors)))
 
     def summary(self, text: str, rec: dict[str, Any], line: _Line, compact: bool) -> None:
         unit = _Unit(first=line, last=line)
