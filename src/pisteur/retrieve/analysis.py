@@ -50,6 +50,7 @@ _INNER_SPLIT = re.compile(r"[-._]+")
 _PIECES = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[^\W\d_]+")
 _FOLD_EXTRA = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O"})
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # "bisoussss" → "bisous", "mdrrr" → "mdr"
+_HYPHENATED = re.compile(r"^[^\W\d_]+(?:-[^\W\d_]+)+$")
 _MAX_TOKEN = 120  # longer runs (base64, minified code) are kept whole but not split
 
 _stemmer = Stemmer.Stemmer("french")
@@ -115,6 +116,10 @@ def _analyze_token(tok: str, keep_stop: bool) -> tuple[str, ...]:
     whole = fold(tok)
     if tok.isdigit():
         return (whole,)
+    if _HYPHENATED.match(tok):
+        # French compounds: stem the last part so "week-ends" and "week-end" share the whole term
+        *head, last = whole.split("-")
+        whole = "-".join([*head, stem(_REPEATS.sub(r"\1", last))])
     out: list[str] = [whole]
     if len(tok) > _MAX_TOKEN:
         return tuple(out)
