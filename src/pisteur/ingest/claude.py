@@ -299,7 +299,7 @@ def read_session(path: Path, start_offset: int = 0) -> ParseResult:
     builder = _Builder(info)
     warnings: list[str] = []
     skipped = 0
-    seen_any = False
+    seen_any = partial = False
     resume = start_offset
     try:
         fh = path.open("rb")
@@ -313,6 +313,7 @@ def read_session(path: Path, start_offset: int = 0) -> ParseResult:
             except ValueError:
                 rec = None
             if not complete and rec is None:
+                partial = True
                 warnings.append(f"line {line.no}: incomplete last line (file being written?), left for later")
                 break
             resume = line.end
@@ -333,7 +334,7 @@ def read_session(path: Path, start_offset: int = 0) -> ParseResult:
     if not seen_any and start_offset == 0:
         if skipped:
             raise SkipFile(f"no valid JSON line ({skipped} malformed)")
-        raise SkipFile("empty file" if resume == 0 else "no complete JSON line yet")
+        raise SkipFile("no complete JSON line yet (file being written?)" if partial else "empty file")
     if skipped > 20:
         warnings.append(f"{skipped - 20} more malformed lines not listed")
     if info.is_compact_agent and info.parent_session and _parent_exists(path):
