@@ -19,7 +19,7 @@ _DROP = {"script", "style", "noscript", "template", "svg", "head"}
 _BLOCK = {
     "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer", "h1", "h2",
     "h3", "h4", "h5", "h6", "pre", "blockquote", "hr", "dt", "dd", "nav", "aside", "main", "form", "figure",
-    "figcaption", "address", "title", "td", "th",
+    "figcaption", "address", "title",
 }  # fmt: skip
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
