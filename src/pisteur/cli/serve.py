@@ -58,7 +58,7 @@ def _holds_claude_sessions(index_dir: Path, projects: Path) -> bool:
 
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        row = con.execute("SELECT 1 FROM sources WHERE reader='claude-code' LIMIT 1").fetchone()
+        row = con.execute("SELECT 1 FROM sources WHERE reader IN ('claude', 'claude-code') LIMIT 1").fetchone()
         con.close()
         return row is not None
     except sqlite3.Error:

@@ -99,25 +99,28 @@ class Guard:
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return await _reply(send, 413, {"detail": f"request body over {self.max_body} bytes"})
-        seen = 0
+        seen, refused = 0, False
 
         async def capped_receive() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, refused
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_body:
-                    raise _TooLarge
+                if seen > self.max_body and not refused:
+                    refused = True
+                    await _reply(send, 413, {"detail": f"request body over {self.max_body} bytes"})
+                    return {"type": "http.disconnect"}
             return msg
 
+        async def guarded_send(msg: dict[str, Any]) -> None:
+            if not refused:  # once refused, whatever the app answers is dropped
+                await send(msg)
+
         try:
-            await self.app(scope, capped_receive, send)
-        except _TooLarge:
-            await _reply(send, 413, {"detail": f"request body over {self.max_body} bytes"})
-
-
-class _TooLarge(Exception):
-    pass
+            await self.app(scope, capped_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
 
 async def _reply(send: Any, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()) -> None:

@@ -57,7 +57,7 @@ def is_self_echo(segment: Segment) -> bool:
     if segment.kind == KIND_EXCHANGE:
         if SELF_TOOL_PREFIX not in segment.text:
             return False
-        rest = _SPEAKER.sub("", _SELF_LINE.sub("", segment.text))
+        rest = _SELF_LINE.sub("", _SPEAKER.sub("", segment.text))
         return not rest.strip()
     return False
 
