@@ -82,6 +82,8 @@ class STEmbedder:
         **_: Any,
     ) -> None:
         st = _import_st()
+        if model.startswith("~"):
+            model = os.path.expanduser(model)
         self.model_id = model
         self.info = info or find_for_spec("st", model)
         opts = dict(self.info.st_options) if self.info else {}

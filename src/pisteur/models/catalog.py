@@ -18,6 +18,7 @@ from typing import Any
 # Bytes per parameter of each precision (GGUF bits per weight / 8). Q8_0 = 8.5 bpw, Q5_K_M ~ 5.7 bpw,
 # Q4_K_M ~ 4.85 bpw (llama.cpp's quantize table); FP16 = 16 bpw.
 PRECISIONS: dict[str, float] = {"FP16": 2.0, "Q8_0": 8.5 / 8, "Q5_K_M": 5.7 / 8, "Q4_K_M": 4.85 / 8}
+FP32 = 4.0  # sentence-transformers on a CPU runs float32
 
 
 def overhead_gb(params_b: float) -> float:
@@ -31,7 +32,8 @@ def overhead_gb(params_b: float) -> float:
 
 def memory_gb(params_b: float, precision: str) -> float:
     """Estimated RAM/VRAM in GB to run a model of ``params_b`` billion parameters at ``precision``."""
-    return round(params_b * PRECISIONS[precision] + overhead_gb(params_b), 2)
+    per_param = FP32 if precision == "FP32" else PRECISIONS[precision]
+    return round(params_b * per_param + overhead_gb(params_b), 2)
 
 
 @dataclass(frozen=True)
@@ -178,8 +180,8 @@ def find_for_spec(backend: str, name: str) -> ModelInfo | None:
         return next((m for m in models if m.id == backend), None)
     if backend == "ollama":
         key = _ollama_key(name)
-        for m in models:
-            if m.ollama and _ollama_key(m.ollama) == key:
+        for m in models:  # the pulled tag, or the alias `pisteur models setup` creates (pisteur-<id>)
+            if m.ollama and key in (_ollama_key(m.ollama), f"pisteur-{m.id}"):
                 return m
         return None
     base = PurePath(name).name if backend in ("st", "gguf") else name

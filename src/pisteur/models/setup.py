@@ -1,0 +1,81 @@
+"""The exact commands to install a catalogued model for each backend, and the ``pisteur index`` line."""
+
+from __future__ import annotations
+
+from pisteur.models.catalog import ModelInfo
+
+MODELS_DIR = "~/models"
+
+
+def num_ctx_for(m: ModelInfo) -> int:
+    """Context for an Ollama alias: the model's, capped at 8192 (seed000's setting for BGE-M3/Qwen3)."""
+    return min(m.max_tokens, 8192)
+
+
+def setup_commands(m: ModelInfo, backend: str | None = None, precision: str = "Q8_0") -> list[tuple[str, str]]:
+    """(comment, shell command) pairs, in order; ``backend`` defaults to the model's most direct one."""
+    backend = backend or ("ollama" if m.ollama else "st" if "st" in m.backends else (m.backends or ("",))[0])
+    steps: list[tuple[str, str]] = []
+    if m.packaged:
+        return [("packaged with pisteur: nothing to download", f"pisteur index --model {m.spec}")]
+    if m.api:
+        return [
+            ("hosted API: put the key in the environment", "export OPENAI_API_KEY=...  # or the provider's key"),
+            ("point pisteur at an OpenAI-compatible endpoint", "export PISTEUR_OPENAI_BASE_URL=https://.../v1"),
+            ("index", f"pisteur index --model openai:{m.id}"),
+        ]
+    if backend == "ollama":
+        if not m.ollama:
+            raise ValueError(f"{m.name} is not in the Ollama library; try --backend st or gguf")
+        alias = f"pisteur-{m.id}"
+        ctx = num_ctx_for(m)
+        steps += [
+            ("pull the model (default tag; other quantisations on ollama.com/library)", f"ollama pull {m.ollama}"),
+            (
+                f"optional: an alias with num_ctx {ctx} (pisteur also sends num_ctx per request)",
+                f"printf 'FROM {m.ollama}\\nPARAMETER num_ctx {ctx}\\n' > Modelfile.{alias}\n"
+                f"ollama create {alias} -f Modelfile.{alias}",
+            ),
+            ("index with the alias (or with ollama:" + m.ollama + ")", f"pisteur index --model ollama:{alias}"),
+        ]
+    elif backend == "st":
+        if not m.hf:
+            raise ValueError(f"{m.name} has no Hugging Face repository in the catalogue")
+        local = f"{MODELS_DIR}/{m.hf.split('/')[-1]}"
+        steps += [
+            ("install the extra", "pip install 'pisteur[st]'"),
+            ("download once (on a machine with internet), to a local path", f"hf download {m.hf} --local-dir {local}"),
+            ("index from the local path (no network at run time)", f"pisteur index --model st:{local}"),
+        ]
+        if m.st_options.get("trust_remote_code"):
+            steps.insert(2, ("note: this model runs code from its repo (trust_remote_code)", ""))
+    elif backend == "gguf":
+        repo = m.gguf or (m.hf + " (convert with llama.cpp's convert_hf_to_gguf.py: no official GGUF)")
+        base = (m.gguf or m.hf).split("/")[-1].removesuffix("-GGUF")
+        f = f"{MODELS_DIR}/{base}-{precision}.gguf"
+        steps += [
+            ("install the extra (llama-cpp-python builds from source: minutes)", "pip install 'pisteur[gguf]'"),
+            ("download one quantisation", f"hf download {repo} --include '*{precision}.gguf' --local-dir {MODELS_DIR}"),
+            ("index (pooling and EOS are set from the catalogue)", f"pisteur index --model gguf:{f}"),
+        ]
+    elif backend == "openai":
+        steps += [
+            (
+                "serve it with any OpenAI-compatible server, e.g. llama.cpp's",
+                f"llama-server -m {MODELS_DIR}/MODEL.gguf --embedding --pooling {m.pooling} -c {num_ctx_for(m)}",
+            ),
+            ("point pisteur at it", "export PISTEUR_OPENAI_BASE_URL=http://127.0.0.1:8080/v1"),
+            ("index", f"pisteur index --model openai:{m.hf or m.id}"),
+        ]
+    else:
+        raise ValueError(f"no setup known for backend '{backend}'")
+    if m.mrl and m.dims > 1024 and m.mrl[0] <= 1024:
+        steps.append(("optional: Matryoshka, 1024 dims to cut storage (seed000)", steps[-1][1] + " --dims 1024"))
+    if m.query_template:
+        shown = m.query_template.replace("{task}", m.default_task).replace("\n", "\\n")
+        steps.append(("the query instruction pisteur applies (queries only; override: instruction=)", "# " + shown))
+    return steps
+
+
+def render(steps: list[tuple[str, str]]) -> str:
+    return "\n".join(f"# {c}\n{cmd}" if cmd else f"# {c}" for c, cmd in steps)

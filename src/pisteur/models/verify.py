@@ -1,0 +1,104 @@
+"""Cross-backend check: the same model through two backends must give the same vectors.
+
+The seeds' EOS/pooling check (seed000 §6.3: "compare the embeddings of a same text between Ollama and the
+Hugging Face reference"): a wrong template, a missing ``<|endoftext|>`` or the wrong pooling gives vectors
+that still look fine one by one, and quietly worse search. A fixed probe set (French, English, code, SMS
+slang, a long text) is embedded as documents and as queries by both backends; the report gives the cosine
+per text and whether a small retrieval (each query against the probe documents) ranks the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pisteur.embed.base import Embedder
+
+_LONG = (
+    "Procès-verbal d'audition. L'an deux mille vingt-quatre, le douze mars, nous, officier de police "
+    "judiciaire, entendons la personne placée en garde à vue. Elle déclare avoir reçu plusieurs messages "
+    "insultants sur son téléphone portable au cours de la semaine précédente, dont certains évoquaient un "
+    "rendez-vous près de la gare. Elle précise ne pas connaître l'expéditeur et avoir conservé les "
+    "captures d'écran. "
+) * 6
+
+PROBES: list[tuple[str, str]] = [
+    ("fr", "Le rendez-vous avec le suspect a eu lieu jeudi soir devant la gare de Lyon."),
+    ("fr-sms", "slt t ou? rdv 18h ché toi, ramène le matos"),
+    ("fr-insult", "SMS contenant « nique la police » envoyé à 2 h du matin."),
+    ("en", "The migration failed because the database schema was out of date."),
+    ("code", "def embed(texts):\n    return model.encode(texts, normalize_embeddings=True)"),
+    ("fr-en-code", "J'ai corrigé le bug: `KeyError: 'session_id'` venait du parser JSONL."),
+    ("long", _LONG.strip()),
+]
+
+QUERIES: list[tuple[str, str]] = [
+    ("rendez-vous avec le suspect", "fr"),
+    ("message insultant envers la police", "fr-insult"),
+    ("why did the database migration fail", "en"),
+    ("fonction qui normalise les embeddings", "code"),
+    ("audition en garde à vue", "long"),
+]
+
+
+@dataclass
+class VerifyReport:
+    a: str
+    b: str
+    dims: tuple[int, int]
+    doc_cosines: dict[str, float] = field(default_factory=dict)
+    query_cosines: dict[str, float] = field(default_factory=dict)
+    top1_agreement: float = 0.0
+    rank_overlap: float = 0.0  # mean overlap of the top-3 documents per query
+    threshold: float = 0.99
+    error: str = ""
+
+    @property
+    def mean_cosine(self) -> float:
+        vals = list(self.doc_cosines.values()) + list(self.query_cosines.values())
+        return float(np.mean(vals)) if vals else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and self.mean_cosine >= self.threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "dims": list(self.dims),
+            "doc_cosines": self.doc_cosines,
+            "query_cosines": self.query_cosines,
+            "mean_cosine": round(self.mean_cosine, 5),
+            "top1_agreement": self.top1_agreement,
+            "top3_overlap": self.rank_overlap,
+            "threshold": self.threshold,
+            "passed": self.passed,
+            "error": self.error,
+        }
+
+
+def _rows_cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    y = y / np.linalg.norm(y, axis=1, keepdims=True)
+    return np.sum(x * y, axis=1)
+
+
+def verify(a: Embedder, b: Embedder, threshold: float = 0.99) -> VerifyReport:
+    rep = VerifyReport(a.name, b.name, (a.dims, b.dims), threshold=threshold)
+    if a.dims != b.dims:
+        rep.error = f"dimensions differ: {a.dims} vs {b.dims} (not the same model, or --dims on one side only)"
+        return rep
+    ids = [i for i, _ in PROBES]
+    texts = [t for _, t in PROBES]
+    qtexts = [q for q, _ in QUERIES]
+    da, db = a.embed_documents(texts), b.embed_documents(texts)
+    qa, qb = a.embed_queries(qtexts), b.embed_queries(qtexts)
+    rep.doc_cosines = {i: round(float(c), 5) for i, c in zip(ids, _rows_cos(da, db), strict=True)}
+    rep.query_cosines = {q: round(float(c), 5) for q, c in zip(qtexts, _rows_cos(qa, qb), strict=True)}
+    ra, rb = np.argsort(-(qa @ da.T), axis=1), np.argsort(-(qb @ db.T), axis=1)
+    rep.top1_agreement = float(np.mean(ra[:, 0] == rb[:, 0]))
+    rep.rank_overlap = float(np.mean([len(set(x[:3]) & set(y[:3])) / 3 for x, y in zip(ra, rb, strict=True)]))
+    return rep
