@@ -164,3 +164,18 @@ def test_remove_paths(tmp_path, corpus):
     _run(idx, corpus)
     assert remove_paths(idx, [corpus / "proj"]) == 1
     assert all("migration" not in t for t in _texts(idx))
+
+
+def test_unchanged_run_does_not_load_the_model(tmp_path, corpus, monkeypatch):
+    idx = tmp_path / "idx"
+    index_paths(idx, [corpus], model="test-hash:x")
+
+    def boom(*a, **k):
+        raise AssertionError("model loaded for an unchanged corpus")
+
+    monkeypatch.setattr("pisteur.indexer.load_embedder", boom)
+    rep = index_paths(idx, [corpus])
+    assert rep.unchanged == 3 and rep.chunks_embedded == 0
+    (corpus / "nouveau.txt").write_text("un fichier de plus", encoding="utf-8")
+    with pytest.raises(AssertionError, match="model loaded"):
+        index_paths(idx, [corpus])  # now the model is needed, and loaded lazily
