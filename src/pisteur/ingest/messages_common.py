@@ -26,6 +26,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
                      "chat id", "fil de discussion", "groupe", "group"),
 }  # fmt: skip
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# A header containing a text alias but also one of these words is metadata about the text, not the text
+# ("Message ID", "content_type", "Nb messages").
+_NOT_TEXT = {"id", "type", "status", "statut", "count", "nb", "nombre", "number", "numero", "num", "length",
+             "size", "taille", "format", "encoding", "attachment", "attachments", "piece", "pieces", "uid"}
 
 
 def norm_header(name: Any) -> str:
@@ -49,7 +53,16 @@ def map_columns(headers: list[Any]) -> dict[str, Any]:
         if role in found:
             continue
         for alias in (a for a in aliases if len(a) > 2):  # "message text", "date d'envoi (UTC)"...
-            hit = next((h for h in headers if h not in used and f" {alias} " in f" {normed[h]} "), None)
+            hit = next(
+                (
+                    h
+                    for h in headers
+                    if h not in used
+                    and f" {alias} " in f" {normed[h]} "
+                    and not (role == "text" and _NOT_TEXT & set(normed[h].split()))
+                ),
+                None,
+            )
             if hit is not None:
                 found[role] = hit
                 used.add(hit)
