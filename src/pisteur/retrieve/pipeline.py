@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "candidates": 100,
 }
 MODES = ("hybrid", "dense", "lexical")
+EXPLAIN_EXPANSIONS = 20  # hits whose matched expansions are listed in ``explain``
 
 
 @dataclass
@@ -164,6 +165,12 @@ def search(
     ranks = {name: {cid: (r, s) for r, (cid, s) in enumerate(lst, 1)} for name, lst in lists.items()}
     out: list[Hit] = []
     floor = min(rerank_scores.values()) if rerank_scores else 0.0
+    explain_terms: dict[int, set[str]] = {}
+    if exp is not None and exp.applied:
+        from pisteur.retrieve.rerank.offline import doc_terms
+
+        shown = head[: min(k, EXPLAIN_EXPANSIONS)]
+        explain_terms = {h.id: set(t) for h, t in zip(shown, doc_terms(store, shown), strict=True)}
     for h in head[:k]:
         explain: dict[str, Any] = {}
         for name, rk in ranks.items():
@@ -173,13 +180,13 @@ def search(
         explain["fused"] = round(float(fused_score.get(h.id, 0.0)), 6)
         if h.id in rerank_scores:
             explain["rerank"] = {"by": reranker.name, "score": round(rerank_scores[h.id], 6)}  # type: ignore[union-attr]
-        if exp is not None and exp.applied:
-            doc_terms = set(analyze(h.text))
+        if h.id in explain_terms:
+            terms_here = explain_terms[h.id]
             matched = [
                 f"{a['from']} → {t}"
                 for a in exp.applied
                 for t in a["to"]
-                if (tt := analyze(t)) and set(tt) <= doc_terms
+                if (tt := analyze(t)) and set(tt) <= terms_here
             ]
             if matched:
                 explain["expansions"] = matched[:8]
@@ -191,6 +198,7 @@ def search(
             h.score = floor - 1e-6 * (len(out) + 1)
         h.explain = explain
         out.append(h)
+    lap("explain")
     timings["total"] = time.perf_counter() - t_start
     return SearchResult(
         hits=out,

@@ -46,6 +46,25 @@ USE_WEIGHTS: dict[str, float] = {
 }
 
 
+def doc_terms(store: Any, hits: Sequence[Hit | str]) -> list[list[str]]:
+    """Analysed terms of each candidate: read from the local store's FTS5 column (``chunks_fts.terms``
+    holds ``" ".join(analyze(text))``, per the store contract) when available, else analysed here."""
+    texts = texts_of(hits)
+    ids = [h.id for h in hits if not isinstance(h, str)]
+    con = getattr(store, "con", None)
+    if con is not None and len(ids) == len(texts) and ids:
+        try:
+            rows = con.execute(
+                f"SELECT rowid, terms FROM chunks_fts WHERE rowid IN ({','.join('?' * len(ids))})", ids
+            ).fetchall()
+        except Exception:  # noqa: BLE001 - another store layout: analyse the texts instead
+            rows = []
+        found = {int(r): str(t).split() for r, t in rows}
+        if len(found) == len(set(ids)):
+            return [found[i] for i in ids]
+    return [analyze(t) for t in texts]
+
+
 class OfflineReranker:
     def __init__(self, *, weights: dict[str, float] | None = None, use: bool = False) -> None:
         self.use = use
@@ -72,7 +91,7 @@ class OfflineReranker:
         expansion: list[tuple[str, float]] = []
         if exp is not None:
             expansion = [(t, w) for t, w, o in exp.terms if o != "query"]
-        feats = text_features(qterms, [analyze(t) for t in texts], expansion)
+        feats = text_features(qterms, doc_terms(ctx.store, hits), expansion)
         ids = [h.id for h in hits if not isinstance(h, str)]
         if ctx.query_vector is not None and ctx.store is not None and len(ids) == n and n:
             vecs = np.asarray(ctx.store.vectors(ids), np.float64)
