@@ -48,6 +48,16 @@ async function api(path, opts = {}) {
   }
 }
 
+// An expansion as the pipeline reports it ({from, to: [...], dictionary} or a string), in words.
+function fmtExpansion(x) {
+  if (typeof x === "string") return x;
+  if (x && typeof x === "object" && "from" in x) {
+    const to = Array.isArray(x.to) ? x.to.join(", ") : String(x.to ?? "");
+    return x.from + " → " + to + (x.dictionary ? " (" + x.dictionary + ")" : "");
+  }
+  return JSON.stringify(x);
+}
+
 function fmtDate(ts) {
   if (!ts) return "";
   return String(ts).replace("T", " ").replace(/\.\d+Z?$|Z$/, "").slice(0, 16);
@@ -81,7 +91,7 @@ function explainBlock(h, resp) {
     add(stageNames[k] || k, txt);
   }
   if (!Object.keys(ex).length) add("étapes", "aucun détail");
-  const exps = (resp.expansions || []).map((x) => (typeof x === "string" ? x : JSON.stringify(x)));
+  const exps = (resp.expansions || []).map(fmtExpansion);
   add("expansions de la requête", exps.length ? exps.join(" ; ") : "aucune");
   add("score final", String(h.score));
   return box;
@@ -125,7 +135,7 @@ function renderHits(resp) {
   list.textContent = "";
   const sum = $("#summary");
   sum.textContent = resp.hits.length + " résultat(s) en " + Math.round(resp.took_ms) + " ms" + (resp.cached ? " (cache)" : "");
-  for (const x of resp.expansions || []) sum.appendChild(el("span", "exp", typeof x === "string" ? x : JSON.stringify(x)));
+  for (const x of resp.expansions || []) sum.appendChild(el("span", "exp", fmtExpansion(x)));
   const tpl = $("#hit-tpl");
   for (const h of resp.hits) {
     const li = tpl.content.firstElementChild.cloneNode(true);
