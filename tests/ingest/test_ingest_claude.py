@@ -303,3 +303,30 @@ def test_malformed_lines_mid_file_are_counted(tmp_path: Path) -> None:
     assert result.skipped_lines == 2 and len(result.warnings) == 2
     ex = [s for s in result.segments if s.kind == KIND_EXCHANGE]
     assert len(ex) == 1 and ex[0].text.startswith("User: mix phx.server doesnt seem to start")
+
+
+def test_inline_sidechain_does_not_cut_the_main_exchange(tmp_path: Path) -> None:
+    """Old CLI versions wrote Task subagent messages inline (isSidechain: true) in the main file."""
+
+    def rec(kind: str, uuid: str, content, side: bool = False) -> bytes:
+        msg = {"role": kind, "content": content}
+        return json.dumps({"type": kind, "uuid": uuid, "isSidechain": side, "timestamp": "2025-06-01T10:00:00Z",
+                           "message": msg}).encode() + b"\n"  # fmt: skip
+
+    path = tmp_path / "0e1f-legacy.jsonl"  # records carry no sessionId: the file name is the session id
+    path.write_bytes(
+        rec("user", "u1", "trouve les appels à eval()")
+        + rec("assistant", "a1", [{"type": "tool_use", "id": "t1", "name": "Task",
+                                   "input": {"description": "chercher eval", "prompt": "cherche eval"}}])  # fmt: skip
+        + rec("user", "s1", "cherche eval dans le dépôt", side=True)
+        + rec("assistant", "s2", [{"type": "text", "text": "trouvé dans util.py"}], side=True)
+        + rec("user", "u2", [{"type": "tool_result", "tool_use_id": "t1", "content": "util.py:12 eval(x)"}])
+        + rec("assistant", "a2", [{"type": "text", "text": "Un seul appel, dans util.py."}])
+    )
+    segs = read(path, "claude").segments
+    main = [s for s in segs if s.kind == KIND_EXCHANGE and not s.meta["is_sidechain"]]
+    side = [s for s in segs if s.kind == KIND_EXCHANGE and s.meta["is_sidechain"]]
+    assert len(main) == 1 and main[0].meta["uuids"] == ["u1", "a1", "u2", "a2"]
+    assert "[Task] chercher eval" in main[0].text and "Un seul appel, dans util.py." in main[0].text
+    assert len(side) == 1 and side[0].meta["uuids"] == ["s1", "s2"]
+    assert all(s.meta["session_id"] == "0e1f-legacy" for s in segs)

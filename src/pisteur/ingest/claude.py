@@ -43,6 +43,7 @@ class _FileInfo:
     agent_id: str | None
     parent_session: str | None
     is_compact_agent: bool
+    stem: str  # a main session file is named after its session id
 
 
 @dataclass
@@ -93,7 +94,7 @@ def file_info(path: Path) -> _FileInfo:
     stem = path.stem
     agent_id = stem[len("agent-") :] if stem.startswith("agent-") else None
     parent = path.parent.parent.name if agent_id and path.parent.name == "subagents" else None
-    return _FileInfo(agent_id, parent, bool(agent_id and agent_id.startswith("acompact")))
+    return _FileInfo(agent_id, parent, bool(agent_id and agent_id.startswith("acompact")), stem)
 
 
 def iter_lines(fh: BinaryIO, start_offset: int, first_no: int) -> Iterator[tuple[_Line, bytes, bool]]:
@@ -140,7 +141,7 @@ class _Builder:
         agent_id = f.get("agent_id") or self.info.agent_id
         parent = self.info.parent_session or (f.get("session_id") if agent_id else None)
         return {
-            "session_id": f.get("session_id") or parent,
+            "session_id": f.get("session_id") or parent or (None if agent_id else self.info.stem),
             "project": f.get("project"),
             "git_branch": f.get("git_branch"),
             "ts_first": min(unit.ts) if unit.ts else None,
@@ -296,9 +297,11 @@ class _Builder:
 
 def read_session(path: Path, start_offset: int = 0) -> ParseResult:
     info = file_info(path)
-    builder = _Builder(info)
+    # Old CLI versions wrote subagent (sidechain) messages inline in the main file: they get their own
+    # builder so that a Task prompt does not cut the main exchange in two.
+    main, side = _Builder(info), _Builder(info)
     warnings: list[str] = []
-    skipped = 0
+    skipped = listed = 0
     seen_any = partial = False
     resume = start_offset
     try:
@@ -320,27 +323,31 @@ def read_session(path: Path, start_offset: int = 0) -> ParseResult:
             if not isinstance(rec, dict):
                 if raw.strip():
                     skipped += 1
-                    if len(warnings) < 20:
+                    if listed < 20:
+                        listed += 1
                         kind = "not a JSON object" if rec is not None else "malformed JSON"
                         warnings.append(f"line {line.no}: {kind}, skipped")
-                if builder.unit is not None:
-                    builder.unit.last = line
+                if main.unit is not None:
+                    main.unit.last = line
                 continue
             seen_any = True
-            builder.feed(rec, line)
-        if builder.unit is not None:
-            resume = builder.unit.first.start
-        builder.close()
+            inline_side = info.agent_id is None and rec.get("isSidechain") is True
+            (side if inline_side else main).feed(rec, line)
+        open_starts = [b.unit.first.start for b in (main, side) if b.unit is not None]
+        if open_starts:
+            resume = min(open_starts)
+        main.close()
+        side.close()
     if not seen_any and start_offset == 0:
         if skipped:
             raise SkipFile(f"no valid JSON line ({skipped} malformed)")
         raise SkipFile("no complete JSON line yet (file being written?)" if partial else "empty file")
-    if skipped > 20:
-        warnings.append(f"{skipped - 20} more malformed lines not listed")
+    if skipped > listed:
+        warnings.append(f"{skipped - listed} more malformed lines not listed")
     if info.is_compact_agent and info.parent_session and _parent_exists(path):
         # The compaction agent's output is the parent session's compact summary: don't index it twice.
         return ParseResult([], warnings, skipped, resume_offset=resume)
-    segments = sorted(builder.segments, key=lambda seg: seg.line_start or 0)  # stable: kinds keep order
+    segments = sorted(main.segments + side.segments, key=lambda seg: seg.line_start or 0)  # stable sort
     return ParseResult(segments, warnings, skipped, resume_offset=resume)
 
 
