@@ -254,8 +254,19 @@ class Expansion:
 def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expansion:
     """Analyse ``query`` and add the expansions of every dictionary form found in it."""
     dicts = default_dictionaries() if dictionaries is None else dictionaries
-    weights: dict[str, tuple[float, str]] = {t: (1.0, "query") for t in analyze_query(query)}
-    spans_ = surface_spans(query)
+    # Original terms weigh 1.0; parts of a compound ("rend" of "rendez-vous", "py" of "base.py") and the
+    # words of a matched multi-word form ("mort", "rire" of "mort de rire") weigh PHRASE_TERM_FACTOR: each is
+    # only partial evidence, and an abbreviation of the whole ("mdr") must not rank below a lone "mort".
+    heads = set(analyze_heads(query))
+    weights: dict[str, tuple[float, str]] = {
+        t: (1.0 if t in heads else PHRASE_TERM_FACTOR, "query") for t in analyze_query(query)
+    }
+    if not heads:  # a query of stop words only ("pas", "je suis"): keep them at full weight
+        weights = {t: (1.0, "query") for t in weights}
+    partial: set[str] = set()
+    outside: set[str] = set()
+    text = unicodedata.normalize("NFC", query)
+    spans_ = surface_spans(text)
     surface = [w for w, _, _ in spans_]
     keys = [stem(t) for t in surface]
     phrases: dict[str, Phrase] = {}
@@ -275,6 +286,9 @@ def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expans
         if not analyze(matched) and len(keys) > n:
             i += n
             continue
+        span_heads = analyze_heads(text[spans_[i][1] : spans_[i + n - 1][2]]) if n > 1 else []
+        if len(set(span_heads)) > 1:
+            partial.update(span_heads)
         by_dict: dict[str, list[str]] = {}
         for r in rules:
             by_dict.setdefault(r.dictionary, []).append(r.target)
@@ -282,7 +296,7 @@ def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expans
             multi = len(set(terms)) > 1
             w = r.weight * (PHRASE_TERM_FACTOR if multi else 1.0)
             for t in dict.fromkeys(terms):
-                if t not in weights or weights[t][0] < w:
+                if t not in weights or (weights[t][1] != "query" and weights[t][0] < w):
                     weights[t] = (w, r.dictionary)
             if multi and r.target not in phrases:
                 phrases[r.target] = Phrase(r.target, analyze(r.target), r.weight, r.dictionary)
@@ -290,5 +304,17 @@ def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expans
             applied.append({"from": matched, "to": targets, "dictionary": name})
         spans.append((spans_[i][1], spans_[i + n - 1][2], [r.target for r in rules]))
         i += n
+    # words of the query outside every matched multi-word form keep their own weight
+    covered = [False] * len(surface)
+    for start, end, _ in spans:
+        for j, (_, a, b) in enumerate(spans_):
+            if a >= start and b <= end:
+                covered[j] = True
+    for j, (_, a, b) in enumerate(spans_):
+        if not covered[j]:
+            outside.update(analyze_heads(text[a:b]))
+    for t in partial - outside:
+        if weights.get(t, (0.0, ""))[1] == "query":
+            weights[t] = (min(weights[t][0], PHRASE_TERM_FACTOR), "query")
     terms = [(t, w, o) for t, (w, o) in weights.items()]
     return Expansion(query, terms, list(phrases.values()), applied, spans)
