@@ -330,3 +330,15 @@ def test_inline_sidechain_does_not_cut_the_main_exchange(tmp_path: Path) -> None
     assert "[Task] chercher eval" in main[0].text and "Un seul appel, dans util.py." in main[0].text
     assert len(side) == 1 and side[0].meta["uuids"] == ["s1", "s2"]
     assert all(s.meta["session_id"] == "0e1f-legacy" for s in segs)
+
+
+def test_bom_and_deeply_nested_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + _turn("u1", "bonjour", "2026-01-01T00:00:00Z")
+        + b"[" * 100_000 + b"]" * 100_000 + b"\n"
+        + _answer("a1", "salut", "2026-01-01T00:00:01Z")
+    )  # fmt: skip
+    result = read(path, "claude")
+    assert result.skipped_lines == 1 and result.warnings == ["line 2: malformed JSON, skipped"]
+    assert [s.meta["uuids"] for s in result.segments] == [["u1", "a1"]]

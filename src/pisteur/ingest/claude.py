@@ -311,9 +311,11 @@ def read_session(path: Path, start_offset: int = 0) -> ParseResult:
     with fh:
         first_no = count_lines_before(fh, start_offset) + 1 if start_offset else 1
         for line, raw, complete in iter_lines(fh, start_offset, first_no):
+            if line.start == 0 and raw.startswith(b"\xef\xbb\xbf"):  # UTF-8 BOM written by some editors
+                raw = raw[3:]
             try:
                 rec = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 rec = None
             if not complete and rec is None:
                 partial = True
