@@ -188,7 +188,7 @@ def test_shard_merge_equals_single_scan() -> None:
 def test_auto_switches_to_binary_when_large(tmp_path: Path, monkeypatch) -> None:
     idx, x, ids = build(tmp_path, n=500, precision="int8", search="auto")
     assert idx.effective_mode() == "flat"
-    monkeypatch.setattr(vq, "AUTO_FLAT_MAX", 100)
+    monkeypatch.setattr(vq, "AUTO_FLAT_MAX", 100 * D)
     assert idx.effective_mode() == "binary"
     assert idx.search(x[42], 1)[0][0] == ids[42]
 

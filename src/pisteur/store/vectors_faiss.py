@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pisteur.store import quant
+from pisteur.store.shards import single_thread_faiss
 from pisteur.store.vectors import register_vector_index
 from pisteur.store.vectors_quant import EXACT_SUBSET_MAX, QuantVectors, atomic_save, fsync_dir, gen_files
 
@@ -43,6 +44,7 @@ class FaissVectors(QuantVectors):
         self.kind = kind
         self.m, self.ef_search, self.ef_construction, self.nprobe = m, ef_search, ef_construction, nprobe
         cfg.pop("search", None)
+        single_thread_faiss()
         super().__init__(directory, dims, generation, search="flat", **cfg)
 
     # -- ANN structure -----------------------------------------------------------------------------
@@ -59,7 +61,6 @@ class FaissVectors(QuantVectors):
             index = faiss.IndexIVFScalarQuantizer(quantizer, self.dims, nlist, qt, faiss.METRIC_INNER_PRODUCT)
             index.own_fields = True
             quantizer.this.disown()
-            index.parallel_mode = 1  # one query: scan the probed lists on all threads
         index.train(np.ascontiguousarray(train, np.float32))
         return index
 

@@ -1,7 +1,7 @@
 """Quantised vectors in append-only generation segments: float32/float16/int8/binary, exact or Hamming search.
 
 Manifest config (``vectors``): ``{"index": "auto"|"flat"|"binary", "precision": "float32"|"float16"|"int8"|
-"binary", "rescore": "int8"|"float16"|"float32"|"none", "rescore_k": 256}``.
+"binary", "rescore": "int8"|"float16"|"float32"|"none", "candidates": 4000, "rescore_k": 800}``.
 
 On disk (``<index>/vectors/``), per generation G (8 digits):
 
@@ -9,7 +9,8 @@ On disk (``<index>/vectors/``), per generation G (8 digits):
   vector, so an index can switch to Hamming search when it grows); ``q-G.fine.npy`` the *fine* codes at the
   index precision (for ``binary``: at the ``rescore`` precision, int8 by default; none with ``rescore: none``).
 - ``qdel-G.ids.npy`` ids removed in G; ``qbase-G`` a compaction marker (everything older is superseded);
-  ``qcal-G.npy`` the per-dimension int8 calibration, computed once from the first flushed batch.
+  ``qcal-G.npy`` the per-dimension calibration (int8 ranges, and the mean the sign bits are centred on),
+  computed once from the first flushed batch (up to 100k rows).
 
 Every file is written to ``*.tmp``, fsync'd, renamed; ``flush(G)`` runs before the SQLite commit, and an
 index opened at generation G ignores every file of a later generation, so a reader never sees a
@@ -17,8 +18,9 @@ half-written or uncommitted generation. Fine codes are memory-mapped (only the r
 the sign bits are loaded into faiss shards for Hamming search.
 
 Search: ``flat`` scans the fine codes exactly (threads over row blocks); ``binary`` ranks all rows by
-Hamming distance with faiss (shards in parallel) and rescores the best ``rescore_k`` from the fine codes;
-``auto`` is ``flat`` up to ``AUTO_FLAT_MAX`` live vectors and ``binary`` above. Filters (``allowed``) go
+Hamming distance with faiss (shards in parallel) and keeps ``candidates``, re-ranks them with the float
+query against their +-1 codes (asymmetric) and rescores the best ``rescore_k`` from the fine codes;
+``auto`` is ``flat`` up to ``AUTO_FLAT_MAX`` (live vectors x dims) and ``binary`` above. Filters (``allowed``) go
 into faiss as an ID bitmap; when they keep at most ``EXACT_SUBSET_MAX`` rows the allowed rows are simply
 scored exactly.
 """
@@ -40,7 +42,7 @@ from pisteur.store.vectors import register_vector_index
 _NAME = re.compile(r"^(q|qdel|qbase|qcal)-(\d{8})(?:\.(ids|bits|fine))?(?:\.npy)?$")
 COMPACT_SEGMENTS = 16
 COMPACT_DEAD_FRACTION = 0.25
-AUTO_FLAT_MAX = 100_000
+AUTO_FLAT_MAX = 20_000_000  # live vectors x dims: ~52k chunks at 384-d, ~20k at 1024-d
 EXACT_SUBSET_MAX = 20_000
 CALIBRATION_ROWS = 100_000
 SEARCH_MODES = ("auto", "flat", "binary")
@@ -86,7 +88,8 @@ class QuantVectors:
     """The quantised vector layer (see module doc)."""
 
     def __init__(self, directory: Path, dims: int, generation: int, *, precision: str = "float32",
-                 search: str = "auto", rescore: str | None = None, rescore_k: int = 256,
+                 search: str = "auto", rescore: str | None = None, rescore_k: int = 800,
+                 candidates: int = 4000,
                  threads: int | None = None, **_: Any) -> None:
         if precision not in quant.PRECISIONS:
             raise ValueError(f"unknown precision {precision!r} (known: {', '.join(quant.PRECISIONS)})")
@@ -102,6 +105,7 @@ class QuantVectors:
         if self.fine is not None and self.fine not in quant.FINE_DTYPES:
             raise ValueError(f"unknown rescore precision {fine!r}")
         self.rescore_k = int(rescore_k)
+        self.candidates = int(candidates)
         self.threads = threads or default_threads()
         self._pending_ids: list[np.ndarray] = []
         self._pending_vecs: list[np.ndarray] = []
@@ -160,6 +164,9 @@ class QuantVectors:
         if len(ids):
             self._pending_del.append(np.asarray(ids, np.int64))
 
+    def _bits(self, vecs: np.ndarray) -> np.ndarray:
+        return quant.pack_bits(vecs, self.calibration.mean if self.calibration is not None else None)
+
     def _encode_fine(self, vecs: np.ndarray) -> np.ndarray | None:
         if self.fine is None:
             return None
@@ -174,7 +181,7 @@ class QuantVectors:
         new_ids = np.concatenate(self._pending_ids) if self._pending_ids else np.zeros(0, np.int64)
         new_vecs = (np.concatenate(self._pending_vecs) if self._pending_vecs
                     else np.zeros((0, self.dims), np.float32))
-        if self.fine == "int8" and self.calibration is None and len(new_vecs):
+        if self.calibration is None and len(new_vecs):
             rng = np.random.default_rng(0)
             sample = new_vecs if len(new_vecs) <= CALIBRATION_ROWS else new_vecs[
                 np.sort(rng.choice(len(new_vecs), CALIBRATION_ROWS, replace=False))]
@@ -202,7 +209,7 @@ class QuantVectors:
         fine = self._encode_fine(vecs)
         if fine is not None:
             atomic_save(self.directory / f"q-{tag}.fine.npy", fine)
-        atomic_save(self.directory / f"q-{tag}.bits.npy", quant.pack_bits(vecs))
+        atomic_save(self.directory / f"q-{tag}.bits.npy", self._bits(vecs))
         atomic_save(self.directory / f"q-{tag}.ids.npy", ids)  # ids last: a segment is complete once named
 
     def _write_compacted(self, tag: str, removed: np.ndarray, new_ids: np.ndarray, new_vecs: np.ndarray
@@ -212,7 +219,7 @@ class QuantVectors:
         n_old = int(np.count_nonzero(keep))
         n = n_old + len(new_ids)
         new_fine = self._encode_fine(new_vecs)
-        new_bits = quant.pack_bits(new_vecs)
+        new_bits = self._bits(new_vecs)
         parts = [("bits", np.uint8, self.dims // 8 + (self.dims % 8 > 0), self._seg_bits, new_bits)]
         if self.fine:
             parts.append(("fine", quant.FINE_DTYPES[self.fine], self.dims, self._seg_fine, new_fine))
@@ -277,13 +284,13 @@ class QuantVectors:
 
     def _score_rows(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         if self.fine is None:
-            return quant.scores(self._gather(rows, "bits"), query, "binary", self.dims)
+            return quant.asymmetric_scores(self._gather(rows, "bits"), query, self.dims)
         return quant.scores(self._gather(rows, "fine"), query, self.fine, self.dims, self.calibration)
 
     def effective_mode(self) -> str:
         if self.search_mode != "auto":
             return self.search_mode
-        return "flat" if len(self) <= AUTO_FLAT_MAX else "binary"
+        return "flat" if len(self) * self.dims <= AUTO_FLAT_MAX else "binary"
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -312,8 +319,10 @@ class QuantVectors:
         def one(block: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
             s, a, b = block
             rows = np.arange(self._offsets[s] + a, self._offsets[s] + b)
-            codes = self._seg_fine[s] if self.fine else self._seg_bits[s]
-            sc = quant.scores(codes[a:b], q, self.fine or "binary", self.dims, self.calibration)
+            if self.fine:
+                sc = quant.scores(self._seg_fine[s][a:b], q, self.fine, self.dims, self.calibration)
+            else:
+                sc = quant.asymmetric_scores(self._seg_bits[s][a:b], q, self.dims)
             if mask is not None:
                 m = mask[rows]
                 rows, sc = rows[m], sc[m]
@@ -327,11 +336,15 @@ class QuantVectors:
         return self._shards
 
     def _binary(self, q: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        r = max(self.rescore_k, k) if self.fine else k
-        rows, dist = self.shards().search(quant.pack_bits(q[None, :])[0], r, mask)
+        # 1. Hamming top-C (sign bits of the uncentred query against centred codes), all shards in parallel
+        rows, _ = self.shards().search(quant.pack_bits(q[None, :])[0], max(self.candidates, k), mask)
+        # 2. asymmetric re-rank: float query . +-1 codes (bits are in RAM: cheap)
+        asym = quant.asymmetric_scores(self._gather(rows, "bits"), q, self.dims)
         if not self.fine:
-            return self._ids[rows][:k], quant.hamming_to_cosine(dist, self.dims)[:k]
-        return quant.top_k(self._ids[rows], self._score_rows(rows, q), k)
+            return quant.top_k(self._ids[rows], asym, k)
+        keep = quant.top_k(rows, asym, max(self.rescore_k, k))[0]
+        # 3. rescoring from the fine codes (memory-mapped: only these rows are read)
+        return quant.top_k(self._ids[keep], self._score_rows(keep, q), k)
 
     def reconstruct(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, np.int64)
@@ -344,7 +357,12 @@ class QuantVectors:
         if np.any(self._sorted_ids[pos] != ids) or not np.all(self._alive[rows]):
             raise KeyError("some ids have no stored vector")
         if self.fine is None:
-            return quant.unpack_bits(self._gather(rows, "bits"), self.dims)
+            cal = self.calibration
+            signs = quant.unpack_bits(self._gather(rows, "bits"), self.dims)
+            if cal is None or cal.mean is None:
+                return signs
+            x = cal.mean + cal.residual * signs
+            return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
         return quant.decode(self._gather(rows, "fine"), self.fine, self.dims, self.calibration)
 
 
