@@ -1,8 +1,9 @@
 """French-first lexical analysis for BM25 (documents and queries).
 
-Order of operations, per token: letters repeated 3+ times collapsed ("biiisouuus" → "bisous"), apostrophes normalised (’ ‘ ʼ → '), French elision removed (l' d' qu' j'
-n' s' c' m' t' jusqu' lorsqu' puisqu' quoiqu'), lowercase, accent folding, stop words, then Snowball French
-stemming (PyStemmer). Folding comes *before* stemming: Snowball stems "université" → ``univers`` but
+Order of operations, per token: apostrophes normalised (’ ‘ ʼ → '), French elision removed (l' d' qu' j' n'
+s' c' m' t' jusqu' lorsqu' puisqu' quoiqu'), lowercase, accent folding, letters repeated 3+ times collapsed
+("biiisouuus" → "bisous"), stop words, then Snowball French stemming (PyStemmer). Folding comes *before*
+stemming: Snowball stems "université" → ``univers`` but
 "universites" → ``universit``; folded first, both give ``universit``.
 
 Code stays findable: a token with inner ``_ - . / : # @`` or digits, or in CamelCase, yields the whole token
@@ -36,14 +37,13 @@ __all__ = [
 ]
 
 # Apostrophe look-alikes, normalised to '
-_APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'", "\uff07": "'"})
-_ELISION = re.compile(
-    r"(?<![\w'])(?:jusqu|lorsqu|puisqu|quoiqu|qu|[ldjnscmt])'(?=\w)",
-    re.IGNORECASE,
-)
-_INNER_APOS = re.compile(r"(?<=\w)'(?=\w)")
-# A token: word characters, optionally a leading # or @, joined by runs of inner separators.
-_TOKEN = re.compile(r"[#@]?\w+(?:[-./:#@]+\w+)*")
+_APOS_CHARS = "'\u2019\u2018\u02bc\uff07"
+_APOS = str.maketrans(dict.fromkeys(_APOS_CHARS[1:], "'"))
+_ELISION = re.compile(r"^(?:jusqu|lorsqu|puisqu|quoiqu|qu|[ldjnscmt])'(?=\w)", re.IGNORECASE)
+# A token: word characters (inner apostrophes allowed), optionally a leading # or @, joined by runs of inner
+# separators. Elision and apostrophes are handled per distinct token (cached), not per text.
+_W = rf"\w+(?:[{_APOS_CHARS}]\w+)*"
+_TOKEN = re.compile(rf"[#@]?{_W}(?:[-./:#@]+{_W})*")
 _OUTER_SPLIT = re.compile(r"[/:@#]+")
 _INNER_SPLIT = re.compile(r"[-._]+")
 # CamelCase / letter-digit boundaries: "getHTTPResponse2" → get, HTTP, Response, 2
@@ -87,12 +87,10 @@ def stem(word: str) -> str:
 def _prepare(text: str) -> str:
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    text = text.translate(_APOS)
-    text = _ELISION.sub("", text)
-    # Remaining inner apostrophes join ("aujourd'hui" → "aujourdhui", "don't" → "dont").
-    return _INNER_APOS.sub("", text)
+    return text
 
 
+@lru_cache(maxsize=262_144)
 def _plain_term(piece: str, keep_stop: bool) -> str | None:
     """Term of one alphabetic or numeric piece, or None if it is dropped."""
     f = fold(piece)
@@ -106,6 +104,11 @@ def _plain_term(piece: str, keep_stop: bool) -> str | None:
 
 @lru_cache(maxsize=262_144)
 def _analyze_token(tok: str, keep_stop: bool) -> tuple[str, ...]:
+    if any(c in _APOS_CHARS for c in tok):
+        # Elision first ("l'élève" → "élève", "qu'aujourd'hui" → "aujourd'hui"), then the remaining
+        # apostrophes join ("aujourd'hui" → "aujourdhui", "don't" → "dont").
+        t = _ELISION.sub("", tok.translate(_APOS)).replace("'", "")
+        return _analyze_token(t, keep_stop) if t else ()
     if tok[0] in "#@":
         core = tok.lstrip("#@")
         return (fold(tok), *_analyze_token(core, keep_stop)) if core else ()
