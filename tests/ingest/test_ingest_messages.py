@@ -128,3 +128,28 @@ def test_column_names_french_and_english() -> None:
     assert map_columns(["From", "To", "Body", "Thread"])["conversation"] == "Thread"
     assert map_columns(["Message ID", "Message"])["text"] == "Message"
     assert "text" not in map_columns(["Message ID", "content_type", "Nb messages"])
+
+
+def test_telegram_style_export(tmp_path: Path) -> None:
+    """Several conversations, rich text as a list of strings and entities (Telegram Desktop's result.json)."""
+    export = {
+        "about": "export",
+        "chats": {"list": [
+            {"name": "Kevin D.", "type": "personal_chat", "id": 42, "messages": [
+                {"id": 1, "type": "message", "date": "2024-03-08T23:04:00", "from": "Kevin D.",
+                 "text": ["tu vas ", {"type": "bold", "text": "regretter"}, ", je sais où tu habites"]},
+                {"id": 2, "type": "service", "date": "2024-03-08T23:05:00", "actor": "Kevin D.", "text": ""},
+            ]},
+            {"name": "Karim", "type": "personal_chat", "id": 43, "messages": [
+                {"id": 3, "type": "message", "date": "2024-03-11T08:35:00", "from": "Julien", "text": "rdv 14h"},
+            ]},
+        ]},
+    }  # fmt: skip
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    segs = read(path, "json").segments
+    assert [(s.text, s.meta["conversation"], s.meta["sender"]) for s in segs] == [
+        ("tu vas regretter, je sais où tu habites", "Kevin D.", "Kevin D."),
+        ("rdv 14h", "Karim", "Julien"),
+    ]
+    assert segs[1].meta["ts_first"] == "2024-03-11T08:35:00"

@@ -120,8 +120,16 @@ def _scalar(value: Any) -> str | None:
     return text or None
 
 
+def _text(value: Any) -> str | None:
+    """Message text; Telegram-style rich text is a list of strings and ``{"type": …, "text": …}``."""
+    if isinstance(value, list):
+        parts = [v if isinstance(v, str) else str(v.get("text", "")) if isinstance(v, dict) else "" for v in value]
+        return "".join(parts).strip() or None
+    return _scalar(value) if not isinstance(value, dict) else _scalar(value.get("text") or value.get("body"))
+
+
 def message_segment(record: dict[Any, Any], columns: dict[str, Any], row: int, line: int | None) -> Segment | None:
-    text = _scalar(record.get(columns["text"]))
+    text = _text(record.get(columns["text"]))
     if not text:
         return None
     raw_date = _scalar(record.get(columns["date"])) if "date" in columns else None
