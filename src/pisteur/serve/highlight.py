@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from pisteur.retrieve.analysis import analyze, analyze_query
@@ -38,12 +39,18 @@ def _strings(obj: Any, depth: int) -> Iterable[str]:
             yield from _strings(x, depth + 1)
 
 
+@lru_cache(maxsize=200_000)
+def _word_terms(word: str) -> frozenset[str]:
+    return frozenset(analyze(word))
+
+
 def spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
     if not terms:
         return []
     out = []
+    isdisjoint = terms.isdisjoint
     for m in _WORD.finditer(text):
-        if terms.intersection(analyze(m.group(0))):
+        if not isdisjoint(_word_terms(m.group(0))):
             out.append((m.start(), m.end()))
     return out
 

@@ -1,0 +1,295 @@
+"""Warm search latency through MCP (stdio and streamable HTTP, the SDK's client) and the HTTP API at 10k
+chunks, plus the measurement behind the semantic cache's near-duplicate threshold.
+
+    nice python bench/serve_latency.py build --index /tmp/bench-serve/index      # 10k-chunk index
+    nice python bench/serve_latency.py run --index /tmp/bench-serve/index -n 200  # latencies
+    nice python bench/serve_latency.py cache-threshold                            # e5 cosine study
+
+The 10k index: the 1,518 PIAF dev passages (French Wikipedia, /work/shared/eval/piaf-dev) with their real
+e5 vectors (from the embedding cache, $PISTEUR_CACHE/embeddings: no re-embedding) and 8,482 perturbed
+copies (sentences rotated, one word dropped; vector = original + Gaussian noise, renormalised, cosine to the
+original ~0.95). Queries are real PIAF questions, embedded by e5 at query time (as in production). Each query
+is sent twice: the first pass is a cache miss (the full pipeline: e5 query embedding, dense + BM25 +
+expansion lists, fusion, offline rerank), the second an exact cache hit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PIAF = Path("/work/shared/eval/piaf-dev")
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def summary(xs: list[float]) -> dict[str, float]:
+    return {"n": len(xs), "p50_ms": round(_pct(xs, 0.5), 2), "p90_ms": round(_pct(xs, 0.9), 2),
+            "p99_ms": round(_pct(xs, 0.99), 2), "mean_ms": round(statistics.fmean(xs), 2)}
+
+
+# -- build ---------------------------------------------------------------------------------------------
+def build(index: Path, n: int, seed: int = 0) -> None:
+    from pisteur.chunk import ChunkerConfig
+    from pisteur.embed import load_embedder
+    from pisteur.embed.base import normalize
+    from pisteur.embed.cache import CachedEmbedder
+    from pisteur.indexer import wanted_manifest
+    from pisteur.store import open_store
+    from pisteur.store.base import SourceState
+    from pisteur.types import Chunk
+
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    docs = [json.loads(line) for line in (PIAF / "corpus.jsonl").open(encoding="utf-8")]
+    cache = Path(os.environ.get("PISTEUR_CACHE", "/work/cache")) / "embeddings"
+    emb = CachedEmbedder(load_embedder("e5", workers=2), cache)
+    t0 = time.perf_counter()
+    base = emb.embed_documents([d["text"] for d in docs])
+    print(f"{len(docs)} real passages: vectors in {time.perf_counter() - t0:.1f} s "
+          f"(cache hits {emb.hits}, embedded {emb.misses})", file=sys.stderr)
+    store = open_store(index, readonly=False)
+    with store.writer() as w:
+        w.set_manifest(wanted_manifest(emb.inner, ChunkerConfig(), {"index": "flat", "precision": "float32"}, {}))
+        store._vec = None
+        store.refresh()
+        made = 0
+        per_source = 50
+        src_no = 0
+        while made < n:
+            chunks, vecs = [], []
+            for _ in range(min(per_source, n - made)):
+                i = made % len(docs)
+                copy = made // len(docs)
+                text = docs[i]["text"]
+                v = base[i]
+                if copy:
+                    sents = text.split(". ")
+                    k = copy % len(sents)
+                    words = ". ".join(sents[k:] + sents[:k]).split()
+                    if len(words) > 5:
+                        del words[rng.randrange(len(words))]
+                    text = " ".join(words)
+                    v = normalize(v + nrng.normal(0, 0.017, v.shape).astype(np.float32))[0]
+                sess = f"bench-{made % 97:04d}"
+                ts = f"2026-{1 + made % 10:02d}-{1 + made % 28:02d}T10:00:00Z"
+                chunks.append(Chunk(text=text, kind="exchange", ord=len(chunks), meta={
+                    "session_id": sess, "project": f"/home/dev/proj{made % 7}", "ts_first": ts, "ts_last": ts,
+                    "uuids": [f"uuid-{made}"]}, line_start=len(chunks) + 1, line_end=len(chunks) + 1,
+                    byte_start=len(chunks) * 1000, byte_end=len(chunks) * 1000 + 999,
+                    tokens=len(text.split())))
+                vecs.append(v)
+                made += 1
+            st = SourceState(path=f"/bench/sessions/s{src_no:05d}.jsonl", size=0, mtime_ns=0, fingerprint="",
+                             reader="claude")
+            w.upsert_source(st, chunks, np.stack(vecs).astype(np.float32))
+            src_no += 1
+    print(json.dumps(store.stats(), default=str), file=sys.stderr)
+    store.close()
+    emb.close()
+
+
+# -- run -----------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _queries(n: int, seed: int = 1) -> list[str]:
+    qs = [json.loads(line)["text"] for line in (PIAF / "queries.jsonl").open(encoding="utf-8")]
+    random.Random(seed).shuffle(qs)
+    return list(dict.fromkeys(qs))[:n]
+
+
+def run_http(index: Path, queries: list[str], warmup: list[str]) -> dict[str, Any]:
+    import anyio
+    import httpx
+    from mcp import Client
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "pisteur.cli", "serve", "--index", str(index), "--no-live", "--port", str(port),
+           "--rate", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    out: dict[str, Any] = {}
+    try:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            for _ in range(600):
+                try:
+                    if c.get("/api/status").json().get("ready"):
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            for q in warmup:
+                c.get("/api/search", params={"q": q, "k": 10, "explain": "false"})
+            for label in ("miss", "cached"):
+                lat, server = [], []
+                for q in queries:
+                    t = time.perf_counter()
+                    r = c.get("/api/search", params={"q": q, "k": 10, "explain": "false"}).json()
+                    lat.append((time.perf_counter() - t) * 1000)
+                    server.append(r["took_ms"])
+                    assert r["cached"] == (label == "cached"), r["cached"]
+                out[f"http_{label}"] = summary(lat)
+                out[f"http_{label}_server"] = summary(server)
+
+        async def mcp_http() -> None:
+            async with Client(f"{base}/mcp") as mc:
+                for q in warmup[:3]:
+                    await mc.call_tool("search", {"query": q + " ?", "k": 10})
+                for label, qs in (("miss", [q + " ?!" for q in queries]), ("cached", queries)):
+                    lat = []
+                    for q in qs:
+                        t = time.perf_counter()
+                        r = await mc.call_tool("search", {"query": q, "k": 10})
+                        lat.append((time.perf_counter() - t) * 1000)
+                        assert not r.is_error
+                    out[f"mcp_http_{label}"] = summary(lat)
+
+        anyio.run(mcp_http)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return out
+
+
+def run_stdio(index: Path, queries: list[str], warmup: list[str]) -> dict[str, Any]:
+    import anyio
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "pisteur.cli", "mcp", "--index", str(index),
+                                                                 "--no-live"], env=dict(os.environ))
+    out: dict[str, Any] = {}
+    breakdown: dict[str, list[float]] = {}
+
+    async def go() -> None:
+        async with Client(params) as mc:
+            t = time.perf_counter()
+            await mc.call_tool("status", {})
+            for q in warmup:
+                await mc.call_tool("search", {"query": q, "k": 10})
+            out["warmup_s"] = round(time.perf_counter() - t, 2)
+            for label in ("miss", "cached"):
+                lat, server = [], []
+                for q in queries:
+                    t = time.perf_counter()
+                    r = await mc.call_tool("search", {"query": q, "k": 10})
+                    lat.append((time.perf_counter() - t) * 1000)
+                    data = r.structured_content
+                    assert data["cached"] == (label == "cached")
+                    server.append(data["took_ms"])
+                    if label == "miss":
+                        for k, v in data["timings_ms"].items():
+                            breakdown.setdefault(k, []).append(v)
+                out[f"mcp_stdio_{label}"] = summary(lat)
+                out[f"mcp_stdio_{label}_server"] = summary(server)
+
+    anyio.run(go)
+    out["pipeline_stage_p50_ms"] = {k: round(_pct(v, 0.5), 2) for k, v in breakdown.items()}
+    return out
+
+
+# -- cache threshold -----------------------------------------------------------------------------------
+NEAR = [  # same need, written differently: a cached answer is right
+    ("où a-t-on corrigé le bug de migration ?", "ou a t on corrige le bug de migration"),
+    ("bug de migration alembic", "bug migration alembic"),
+    ("procédure de garde à vue", "procedure garde a vue"),
+    ("rendez-vous devant la gare", "rendez vous devant la gare ?"),
+    ("configurer le proxy nginx", "configuration du proxy nginx"),
+    ("message insultant envers la police", "messages insultants envers la police"),
+    ("comment lancer les tests pytest", "comment lancer les tests avec pytest"),
+    ("erreur de connexion à la base de données", "erreur connexion base de données"),
+    ("Quels sont des exemples d'astre ?", "quels sont des exemples d astres"),
+    ("date de la bataille de Verdun", "date de la bataille de verdun ?"),
+    ("le suspect a-t-il un avocat", "le suspect a t il un avocat ?"),
+    ("prolongation de la garde à vue", "la prolongation de la garde à vue"),
+]
+FAR = [  # related but a different need: a cached answer would be wrong
+    ("bug de migration alembic", "bug de migration django"),
+    ("procédure de garde à vue", "procédure de perquisition"),
+    ("rendez-vous devant la gare", "rendez-vous devant la mairie"),
+    ("configurer le proxy nginx", "configurer le proxy apache"),
+    ("prolongation de la garde à vue", "levée de la garde à vue"),
+    ("comment lancer les tests pytest", "comment écrire les tests pytest"),
+    ("erreur de connexion à la base de données", "erreur de connexion au serveur SMTP"),
+    ("date de la bataille de Verdun", "date de la bataille de la Somme"),
+    ("le suspect a-t-il un avocat", "le témoin a-t-il un avocat"),
+    ("message insultant envers la police", "message menaçant envers la police"),
+    ("capitale de la France", "capitale de l'Italie"),
+    ("rdv demain 14h", "rdv demain 16h"),
+]
+
+
+def cache_threshold() -> dict[str, Any]:
+    from pisteur.embed import load_embedder
+    from pisteur.serve.cache import normalize_query
+
+    e5 = load_embedder("e5", workers=1)
+
+    def cos(a: str, b: str) -> float:
+        v = e5.embed_queries([a, b])
+        return float(v[0] @ v[1])
+
+    near = [(a, b, cos(a, b), normalize_query(a) == normalize_query(b)) for a, b in NEAR]
+    far = [(a, b, cos(a, b)) for a, b in FAR]
+    qs = _queries(60, seed=7)
+    vs = e5.embed_queries(qs)
+    sims = vs @ vs.T
+    unrelated = [float(sims[i, j]) for i in range(len(qs)) for j in range(i + 1, len(qs))]
+    res = {
+        "near_duplicates": [{"a": a, "b": b, "cos": round(c, 4), "exact_after_normalisation": x} for a, b, c, x in near],
+        "different_needs": [{"a": a, "b": b, "cos": round(c, 4)} for a, b, c in far],
+        "unrelated_piaf_pairs": {"n": len(unrelated), "mean": round(statistics.fmean(unrelated), 4),
+                                 "max": round(max(unrelated), 4)},
+        "min_near_not_exact": round(min((c for _, _, c, x in near if not x), default=1.0), 4),
+        "max_different": round(max(c for _, _, c in far), 4),
+    }
+    e5.close()
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--index", type=Path, required=True)
+    b.add_argument("--chunks", type=int, default=10_000)
+    r = sub.add_parser("run")
+    r.add_argument("--index", type=Path, required=True)
+    r.add_argument("-n", type=int, default=200)
+    r.add_argument("--only", choices=["stdio", "http"], default=None)
+    sub.add_parser("cache-threshold")
+    a = ap.parse_args()
+    if a.cmd == "build":
+        build(a.index, a.chunks)
+    elif a.cmd == "run":
+        qs = _queries(a.n + 10)
+        warm, qs = qs[:10], qs[10:]
+        res: dict[str, Any] = {"chunks": None, "queries": len(qs)}
+        if a.only in (None, "stdio"):
+            res.update(run_stdio(a.index, qs, warm))
+        if a.only in (None, "http"):
+            res.update(run_http(a.index, qs, warm))
+        print(json.dumps(res, indent=2, ensure_ascii=False))
+    else:
+        print(json.dumps(cache_threshold(), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
