@@ -153,3 +153,37 @@ def test_telegram_style_export(tmp_path: Path) -> None:
         ("rdv 14h", "Karim", "Julien"),
     ]
     assert segs[1].meta["ts_first"] == "2024-03-11T08:35:00"
+
+
+def test_whatsapp_text_exports(tmp_path: Path) -> None:
+    android = tmp_path / "Discussion WhatsApp avec Kevin.txt"
+    android.write_text(
+        "08/03/2024 22:59 - Les messages et les appels sont chiffrés de bout en bout. Appuyez pour en savoir plus.\n"
+        "08/03/2024 23:04 - Kevin: tu vas regretter\n"
+        "je sais où tu habites\n"
+        "08/03/2024 23:05 - Julien: <Médias omis>\n"
+        "08/03/2024 23:06 - Julien: laisse moi tranquille stp\n",
+        encoding="utf-8",
+    )
+    segs = read(android, "text").segments
+    assert [(s.kind, s.text, s.meta["sender"], s.line_start, s.line_end) for s in segs] == [
+        (KIND_MESSAGE, "tu vas regretter\nje sais où tu habites", "Kevin", 2, 3),
+        (KIND_MESSAGE, "laisse moi tranquille stp", "Julien", 5, 5),
+    ]
+    assert segs[0].meta["ts_first"] == "2024-03-08T23:04:00"
+    assert segs[0].meta["conversation"] == "Discussion WhatsApp avec Kevin"
+
+    ios = tmp_path / "_chat.txt"
+    ios.write_text(
+        "[10/03/2024 02:03:11] Kevin: la prochaine fois la police sera pas là pour toi\n"
+        "[10/03/2024 02:04:00] Kevin: tkt\n"
+        "[10/03/2024 08:12:45] Julien: jsp quoi faire, jvais porter plainte\n",
+        encoding="utf-8",
+    )
+    segs = read(ios, "text").segments
+    assert [s.meta["sender"] for s in segs] == ["Kevin", "Kevin", "Julien"]
+    assert segs[2].meta["ts_first"] == "2024-03-10T08:12:45"
+
+    prose = tmp_path / "pv.txt"  # a document mentioning dates is not a chat
+    prose.write_text("Le 08/03/2024 à 23:04, M. X a reçu un SMS.\nIl nous le montre.\nFin.\n", encoding="utf-8")
+    assert read(prose, "text").segments[0].kind == "document"

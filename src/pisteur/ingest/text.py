@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from pisteur.ingest.base import register
+from pisteur.ingest.chat_text import looks_like_chat, parse_chat
 from pisteur.ingest.common import doc_meta, line_segments, paragraph_spans, read_bytes
 from pisteur.ingest.textcodec import clean_text, decode_bytes
 from pisteur.types import ParseResult, SkipFile
@@ -48,6 +49,10 @@ class TextReader:
         title = path.stem
         base = doc_meta(title, encoding=encoding)
         if path.suffix.lower() not in (".md", ".markdown"):
+            if looks_like_chat(lines):  # a WhatsApp-style chat export: one segment per message
+                messages = parse_chat(lines, conversation=title)
+                if messages:
+                    return ParseResult(messages)
             return ParseResult(line_segments(lines, paragraph_spans(lines), base_meta=base))
         heads = markdown_headings(lines)
         h1 = next((t for i, t in heads if lines[i].startswith("# ")), None)
