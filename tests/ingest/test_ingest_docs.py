@@ -227,3 +227,10 @@ def test_bundled_samples_all_read(tmp_path: Path, make_samples) -> None:
     make_samples.main(tmp_path)  # the generator runs and produces readable files
     assert "témoin" in read(tmp_path / "pv_audition_temoin.txt", "text").segments[0].text
     assert read(tmp_path / "rapport_exploitation_telephonique.pdf", "pdf").segments[0].meta["page"] == 1
+
+
+def test_eml_without_headers_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "x.eml"
+    path.write_text("juste du texte, sans en-têtes\n\nni rien\n", encoding="utf-8")
+    with pytest.raises(SkipFile, match="not an e-mail"):
+        read(path, "eml")

@@ -53,8 +53,8 @@ class EmlReader:
     def read(self, path: Path, start_offset: int = 0) -> ParseResult:
         data = read_bytes(path)
         msg = email.message_from_bytes(data, policy=email.policy.default)
-        if not isinstance(msg, EmailMessage) or (not msg.keys() and not msg.get_payload()):
-            raise SkipFile("not an e-mail message")
+        if not isinstance(msg, EmailMessage) or not msg.keys():
+            raise SkipFile("not an e-mail message (no headers)")
         warnings = [f"header defect: {d}" for d in msg.defects[:5]]
 
         def header(name: str) -> str:
