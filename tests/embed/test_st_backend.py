@@ -12,39 +12,16 @@ torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
 transformers = pytest.importorskip("transformers")
 
+from tiny_models import build_tiny_bert  # noqa: E402
+
 from pisteur.embed import EmbedderError, load_embedder  # noqa: E402
 from pisteur.embed.st import auto_batch_size, tokenizer_adds_eos  # noqa: E402
 from pisteur.models.catalog import get_model  # noqa: E402
 
-WORDS = (
-    "query passage : le la les garde à vue pv rdv demain rendez vous police message insultant code def return"
-).split()
-
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("tiny-bert")
-    hf_dir, st_dir = root / "hf", root / "st"
-    hf_dir.mkdir()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *dict.fromkeys(WORDS)]
-    (hf_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tok = transformers.BertTokenizerFast(vocab_file=str(hf_dir / "vocab.txt"), do_lower_case=True)
-    tok.save_pretrained(hf_dir)
-    torch.manual_seed(0)
-    cfg = transformers.BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
-    )
-    transformers.BertModel(cfg).save_pretrained(hf_dir)
-    try:  # sentence-transformers >= 6
-        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-    except ImportError:  # 3.x - 5.x
-        from sentence_transformers.models import Pooling, Transformer
-    word = Transformer(str(hf_dir), max_seq_length=32)
-    get_dim = getattr(word, "get_embedding_dimension", None) or word.get_word_embedding_dimension
-    pool = Pooling(get_dim(), pooling_mode="mean")
-    st.SentenceTransformer(modules=[word, pool], device="cpu").save(str(st_dir))
-    return st_dir
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))[1]
 
 
 def _manual_mean(path: Path, text: str) -> np.ndarray:
