@@ -103,8 +103,8 @@ class OfflineReranker:
         if ctx.fused and len(ids) == n:
             floor = min(ctx.fused.values())
             feats["fused"] = np.array([ctx.fused.get(i, floor) for i in ids])
-        else:  # no first stage given: the given order is the first stage
-            feats["fused"] = -np.arange(n, dtype=np.float64)
+        else:  # no first stage given: the feature says nothing
+            feats["fused"] = np.zeros(n)
         if self.use and n:
             emb = self._use_embedder()
             qv = emb.embed_queries([query])[0]

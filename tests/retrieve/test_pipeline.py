@@ -1,0 +1,114 @@
+"""The search pipeline on a small real index (LocalStore + FTS5 + flat vectors) built in tmp with the
+test-only HashEmbedder: plumbing of modes, fusion, expansion, rerank, filters and explain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import HashEmbedder
+
+from pisteur.chunk import ChunkerConfig, chunk_segments
+from pisteur.indexer import wanted_manifest
+from pisteur.retrieve.pipeline import DEFAULTS, search
+from pisteur.store import open_store
+from pisteur.store.base import Filters, SourceState
+from pisteur.types import KIND_DOCUMENT, KIND_MESSAGE, Segment
+
+DOCS = [
+    ("notes.txt", KIND_DOCUMENT, "Le procès-verbal de garde à vue a été signé par l'officier de police judiciaire."),
+    ("notes.txt", KIND_DOCUMENT, "La réunion budgétaire est reportée à la semaine prochaine."),
+    ("cuisine.md", KIND_DOCUMENT, "Recette : mélanger la farine, les œufs et le lait pour la pâte à crêpes."),
+    ("sms.csv", KIND_MESSAGE, "rdv demain 15h devant la gare tkt"),
+    ("sms.csv", KIND_MESSAGE, "je suis en retard, désolé"),
+    ("code.py", KIND_DOCUMENT, "def parse_config(path): raise ValueError('missing key') in config.toml"),
+]
+
+
+@pytest.fixture()
+def index(tmp_path):
+    emb = HashEmbedder(dims=64)
+    store = open_store(tmp_path / "idx", readonly=False)
+    by_source: dict[str, list[Segment]] = {}
+    for src, kind, text in DOCS:
+        by_source.setdefault(src, []).append(Segment(text=text, kind=kind, meta={"project": src}))
+    with store.writer() as w:
+        w.set_manifest(wanted_manifest(emb, ChunkerConfig(), {"index": "flat", "precision": "float32"}, {}))
+        store._vec = None
+        store.refresh()
+        for src, segs in by_source.items():
+            chunks = chunk_segments(segs, ChunkerConfig(), emb.count_tokens)
+            w.upsert_source(SourceState(path=f"/data/{src}", size=1, mtime_ns=1, fingerprint="f", reader="text"),
+                            chunks, emb.embed_documents([c.text for c in chunks]))
+    store.close()
+    ro = open_store(tmp_path / "idx")
+    yield ro, emb
+    ro.close()
+
+
+def _scores_decrease(res):
+    s = [h.score for h in res.hits]
+    return all(a >= b for a, b in zip(s, s[1:], strict=False))
+
+
+def test_modes_and_explain(index):
+    store, emb = index
+    dense = search(store, emb, "garde à vue officier", k=3, mode="dense", rerank=False)
+    assert dense.hits and all(set(h.explain) <= {"dense", "fused"} for h in dense.hits)
+    lex = search(store, emb, "garde à vue officier", k=3, mode="lexical", rerank=False, expand=False)
+    assert lex.hits[0].text.startswith("Le procès-verbal")
+    assert all("lexical" in h.explain and "dense" not in h.explain for h in lex.hits)
+    hyb = search(store, emb, "garde à vue officier", k=3)
+    assert hyb.hits[0].text.startswith("Le procès-verbal")
+    top = hyb.hits[0].explain
+    assert {"dense", "lexical", "fused", "rerank"} <= set(top) and top["rerank"]["by"] == "offline"
+    assert _scores_decrease(hyb) and _scores_decrease(dense) and _scores_decrease(lex)
+    assert {"embed", "dense", "lexical", "fuse", "rerank", "total"} <= set(hyb.timings)
+    assert hyb.options["mode"] == "hybrid" and hyb.options["rerank"] == "offline"
+
+
+def test_expansion_finds_the_abbreviated_form(index):
+    store, emb = index
+    with_exp = search(store, emb, "rendez-vous demain", k=3, mode="lexical")
+    assert with_exp.expansions and any(a["from"] for a in with_exp.expansions)
+    assert with_exp.hits[0].text.startswith("rdv demain")
+    assert "expansion" in with_exp.hits[0].explain
+    assert any("rdv" in m for m in with_exp.hits[0].explain.get("expansions", []))
+    # "rendez-vous" alone, without the dictionaries, cannot reach "rdv"
+    no_exp = search(store, emb, "rendez-vous", k=3, mode="lexical", expand=False)
+    assert not any(h.text.startswith("rdv") for h in no_exp.hits)
+    assert no_exp.expansions == []
+
+
+def test_rerank_off_rrf_weights_and_k(index):
+    store, emb = index
+    res = search(store, emb, "parse_config ValueError", k=2, fusion="rrf", rerank="none")
+    assert len(res.hits) <= 2 and res.hits[0].text.startswith("def parse_config")
+    assert "rerank" not in res.hits[0].explain and "rerank" not in res.timings
+    only_lex = search(store, emb, "parse_config", k=5, weights={"dense": 0.0}, rerank=False)
+    assert all("lexical" in h.explain for h in only_lex.hits)
+    deep = search(store, emb, "la", k=5, rerank_depth=2)
+    assert len(deep.hits) <= 5 and _scores_decrease(deep)
+
+
+def test_filters_apply_to_every_list(index):
+    store, emb = index
+    res = search(store, emb, "demain retard gare", k=10, filters=Filters(kinds=[KIND_MESSAGE]))
+    assert res.hits and {h.kind for h in res.hits} == {KIND_MESSAGE}
+
+
+def test_bad_options(index):
+    store, emb = index
+    with pytest.raises(ValueError, match="unknown search option"):
+        search(store, emb, "x", colour="red")
+    with pytest.raises(ValueError, match="unknown mode"):
+        search(store, emb, "x", mode="sparse")
+    assert DEFAULTS["mode"] == "hybrid" and DEFAULTS["rerank"] == "offline"
+
+
+def test_empty_query_and_dense_vectors_match_the_store(index):
+    store, emb = index
+    assert search(store, emb, "", k=3, mode="lexical").hits == []
+    hit = search(store, emb, "crêpes farine", k=1, mode="dense", rerank=False).hits[0]
+    v = store.vectors([hit.id])[0]
+    q = emb.embed_queries(["crêpes farine"])[0]
+    assert hit.explain["dense"]["score"] == pytest.approx(float(np.dot(v, q)), abs=1e-5)
