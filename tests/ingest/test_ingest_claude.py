@@ -342,3 +342,20 @@ def test_bom_and_deeply_nested_line(tmp_path: Path) -> None:
     result = read(path, "claude")
     assert result.skipped_lines == 1 and result.warnings == ["line 2: malformed JSON, skipped"]
     assert [s.meta["uuids"] for s in result.segments] == [["u1", "a1"]]
+
+
+def test_narrow_pieces_follow_a_chunker_split() -> None:
+    from pisteur.ingest.anchors import narrow_pieces
+
+    ex = exchanges(COMPACTED)[-1]
+    lines = ex.text.split("\n")
+    pieces = ["\n".join(lines[i : i + 4]).strip() for i in range(0, len(lines), 3)]  # overlapping pieces
+    parts = narrow_pieces(ex, pieces)
+    assert parts[0]["line_start"] == ex.line_start and parts[0]["uuids"][0] == ex.meta["uuids"][0]
+    starts = [p["line_start"] for p in parts]
+    assert starts == sorted(starts) and parts[-1]["line_end"] <= ex.line_end
+    assert len(parts) == len(pieces)
+    for part in parts:
+        assert set(part["uuids"]) <= set(ex.meta["uuids"]) and part["uuids"]
+        assert part["line_start"] <= part["line_end"]
+    assert sum(len(p["uuids"]) for p in parts) < len(pieces) * len(ex.meta["uuids"])

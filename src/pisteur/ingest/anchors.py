@@ -48,3 +48,14 @@ def locate(text: str, piece: str, cursor: int = 0) -> tuple[int, int]:
     if at < 0:
         return cursor, min(len(text), cursor + len(piece))
     return at, at + len(piece)
+
+
+def narrow_pieces(segment: Segment, pieces: list[str]) -> list[dict[str, Any]]:
+    """:func:`narrow` for consecutive (possibly overlapping, stripped) pieces cut from ``segment.text``,
+    in order: what a chunker needs to give each chunk its own ``line_start``/``line_end``/``uuids``."""
+    out, cursor = [], 0
+    for piece in pieces:
+        start, end = locate(segment.text, piece, cursor)
+        out.append(narrow(segment, start, end))
+        cursor = start + 1
+    return out
