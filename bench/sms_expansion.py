@@ -13,8 +13,10 @@ Because the shipped SMS dictionary was derived from these same 500 SMS, the scri
 split: it mines raw → norm variants (token alignment) on one half, builds a dictionary from that half only,
 and measures on the other half's targets (both ways round).
 
-    python bench/sms_expansion.py /work/shared/eval/sms-dev [--k 20] [--mine]
+    python bench/sms_expansion.py /work/shared/eval/sms-dev [--k 20] [--mine] [--concepts]
 
+``--concepts`` measures concept queries ("insulte", "menace de mort"): how many of the top 10 are real
+insults/threats among hand-written chat lines mixed into the SMS, next to lines that only talk about them.
 ``--mine`` prints the mined variant counts over all SMS (the starting point of dictionaries/sms.toml).
 """
 
@@ -162,17 +164,82 @@ def evaluate(
     return hit, tot, per
 
 
+# Concept bench: chat messages written by hand for pisteur (not from any dataset), mixed into the 500 raw SMS
+# as background. MENTIONS talk about insults/threats or use the same words innocently: they must not win.
+INSULTS = [
+    "ta gueule sale con", "t'es qu'un connard fini", "va te faire foutre espèce d'abruti", "nique ta mère fdp",
+    "bande d'enculés", "sale pute tu crois quoi", "ferme ta gueule bouffon", "nique la police",
+    "mort aux flics acab", "t'es trop débile mec sérieux", "pauvre tocard va", "ntm", "grosse salope",
+    "enfoiré tu m'as volé mon tel", "ptn t'es vraiment un crétin", "casse toi pauvre con", "tg le clochard",
+    "sale bâtard", "les keufs c'est des porcs", "t'es une merde",
+]
+THREATS = [
+    "je vais te tuer", "t'es mort ce soir", "je sais où tu habites fais gaffe",
+    "on va te retrouver et tu vas le regretter", "je vais te planter sale chien", "tu vas crever",
+    "je vais te défoncer à la sortie", "attends toi à une visite on sait où tu vis",
+    "tu vas payer pour ce que t'as fait", "je vais brûler ta caisse", "tes mort si tu parles",
+    "je vais te casser la gueule demain", "dernier avertissement après c'est la balle", "je vais te faire la peau",
+    "on va s'occuper de ta famille",
+]
+MENTIONS = [
+    "pas d'insultes entre nous stp", "il m'a insulté hier au lycée", "je déteste quand les gens s'insultent",
+    "la prof a parlé des injures sur internet", "arrête les menaces c'est pas drôle",
+    "il a reçu des menaces il a porté plainte", "on a eu un cours sur le harcèlement et les insultes",
+    "c'est quoi une menace de mort en droit ?", "elle se fait insulter tous les jours c'est triste",
+    "les gros mots c'est interdit à la maison", "tu me menaces là ?", "je tue le temps en attendant le bus",
+    "je suis mort de rire", "mon téléphone est mort", "ce film est mortel", "on se retrouve où ?",
+    "t'inquiète je vais le retrouver ton chargeur", "la police est passée ce matin", "ma mère m'a appelé",
+    "menace de pluie demain, prends un parapluie", "outrage au bon goût ce pull",
+]
+CONCEPT_QUERIES = {"insulte": INSULTS, "message insultant": INSULTS, "injure": INSULTS,
+                   "menace": THREATS, "menace de mort": THREATS}
+
+
+def _phrase_bonus(doc: list[str], phrases: Sequence, idf: dict[str, float]) -> float:
+    bonus = 0.0
+    for ph in phrases:
+        n = len(ph.terms)
+        if n and any(doc[i : i + n] == ph.terms for i in range(len(doc) - n + 1)):
+            bonus += ph.weight * sum(idf.get(t, 0.0) for t in ph.terms)
+    return bonus
+
+
+def concept_bench(pairs: Sequence[dict[str, str]], dicts: Dictionaries) -> None:
+    texts = [p["raw"] for p in pairs] + INSULTS + THREATS + MENTIONS
+    docs = [analyze(t) for t in texts]
+    index = BM25(docs)
+    print(f"corpus: {len(pairs)} raw SMS + {len(INSULTS)} insults + {len(THREATS)} threats + {len(MENTIONS)}"
+          " mentions/innocent uses (hand-written)\n")
+    print("| query | BM25 | BM25 + expansion | + phrase bonus |\n|---|---|---|---|")
+    for q, positives in CONCEPT_QUERIES.items():
+        rel = {texts.index(t) for t in positives}
+        exp = expand_query(q, dicts)
+        base = index.rank(dict.fromkeys(analyze_query(q), 1.0))[:10]
+        expd = index.rank(exp.term_weights())
+        scored = []
+        for i in expd[:200]:
+            s = sum(w * index.idf.get(t, 0.0) for t, w in exp.term_weights().items() if t in index.tf[i])
+            scored.append((s + _phrase_bonus(docs[i], exp.phrases, index.idf), i))
+        bonus = [i for _, i in sorted(scored, key=lambda x: -x[0])][:10]
+        row = [sum(1 for i in r if i in rel) for r in (base, expd[:10], bonus)]
+        print(f"| {q} | {row[0]}/10 | {row[1]}/10 | {row[2]}/10 |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path)
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--mine", action="store_true", help="print mined raw -> norm variants and exit")
+    ap.add_argument("--concepts", action="store_true", help="run the concept bench (insults/threats) and exit")
     args = ap.parse_args()
     pairs = load_pairs(args.folder)
     if args.mine:
         for (raw, norm), n in mine(pairs).most_common():
             print(n, repr(raw), "->", repr(norm))
+        return
+    if args.concepts:
+        concept_bench(pairs, load_dictionaries(user=False))
         return
     t0 = time.perf_counter()
     index = BM25([analyze(p["raw"]) for p in pairs])

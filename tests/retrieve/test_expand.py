@@ -73,6 +73,16 @@ def test_concepts_expand_one_way(shipped):
     assert set(analyze("shit beuh barrette teuchi")) <= added(expand_query("stupéfiants", shipped))
 
 
+def test_concept_and_multi_word_query_words_count_as_partial_evidence(shipped):
+    # the user of "menace" wants threats, not messages about threats: the concept word itself weighs less
+    assert expand_query("menace", shipped).term_weights()[analyze("menace")[0]] == 0.5
+    w = expand_query("mort de rire", shipped).term_weights()
+    assert w["mort"] == 0.5 and w["mdr"] == 0.8
+    # a word outside the matched form keeps its weight
+    assert expand_query("mdr demain", shipped).term_weights()["demain"] == 1.0
+    assert expand_query("rendez-vous", shipped).term_weights()["rendez-vous"] == 1.0
+
+
 def test_stop_word_forms_do_not_pull_variants_in_longer_queries(shipped):
     assert not any(a["from"] == "pour" for a in expand_query("rdv pour demain", shipped).applied)
     assert "pr" in added(expand_query("pour", shipped))

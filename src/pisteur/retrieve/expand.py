@@ -77,6 +77,7 @@ class _Rule:
     dictionary: str
     weight: float
     trigger: str  # the entry's form that matched (for explain)
+    kind: str = "synonyms"  # the table: synonyms | abbreviations | concepts
 
 
 class Dictionaries:
@@ -94,15 +95,15 @@ class Dictionaries:
                     if table == "synonyms":
                         clique = list(dict.fromkeys(forms + values))
                         for f in clique:
-                            self._add(f, [v for v in clique if v != f], d.name, w)
+                            self._add(f, [v for v in clique if v != f], d.name, w, table)
                     else:
                         for f in forms:
-                            self._add(f, values, d.name, w)
+                            self._add(f, values, d.name, w, table)
                         if table == "abbreviations":
                             for v in values:
-                                self._add(v, forms, d.name, w)
+                                self._add(v, forms, d.name, w, table)
 
-    def _add(self, form: str, targets: Sequence[str], dictionary: str, weight: float) -> None:
+    def _add(self, form: str, targets: Sequence[str], dictionary: str, weight: float, kind: str) -> None:
         k = _key(form)
         if not k or len(k) > MAX_KEY_LEN:
             return
@@ -111,7 +112,7 @@ class Dictionaries:
         seen = {(r.target, r.dictionary) for r in rules}
         for t in targets:
             if (t, dictionary) not in seen and _key(t) != k:
-                rules.append(_Rule(t, dictionary, weight, form))
+                rules.append(_Rule(t, dictionary, weight, form, kind))
                 seen.add((t, dictionary))
 
     def names(self) -> list[str]:
@@ -254,9 +255,10 @@ class Expansion:
 def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expansion:
     """Analyse ``query`` and add the expansions of every dictionary form found in it."""
     dicts = default_dictionaries() if dictionaries is None else dictionaries
-    # Original terms weigh 1.0; parts of a compound ("rend" of "rendez-vous", "py" of "base.py") and the
-    # words of a matched multi-word form ("mort", "rire" of "mort de rire") weigh PHRASE_TERM_FACTOR: each is
-    # only partial evidence, and an abbreviation of the whole ("mdr") must not rank below a lone "mort".
+    # Original terms weigh 1.0; parts of a compound ("rend" of "rendez-vous", "py" of "base.py"), the words
+    # of a matched multi-word form ("mort", "rire" of "mort de rire") and matched concept words weigh
+    # PHRASE_TERM_FACTOR: each is only partial evidence, and an abbreviation of the whole ("mdr") must not
+    # rank below a lone "mort".
     heads = set(analyze_heads(query))
     weights: dict[str, tuple[float, str]] = {
         t: (1.0 if t in heads else PHRASE_TERM_FACTOR, "query") for t in analyze_query(query)
@@ -286,8 +288,10 @@ def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expans
         if not analyze(matched) and len(keys) > n:
             i += n
             continue
-        span_heads = analyze_heads(text[spans_[i][1] : spans_[i + n - 1][2]]) if n > 1 else []
-        if len(set(span_heads)) > 1:
+        span_heads = analyze_heads(text[spans_[i][1] : spans_[i + n - 1][2]])
+        # The words of a multi-word form, and a concept word ("menace": the user wants threats, not
+        # messages about threats), count as partial evidence.
+        if len(set(span_heads)) > 1 or any(r.kind == "concepts" for r in rules):
             partial.update(span_heads)
         by_dict: dict[str, list[str]] = {}
         for r in rules:
