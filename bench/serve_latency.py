@@ -238,7 +238,7 @@ FAR = [  # related but a different need: a cached answer would be wrong
 
 def cache_threshold() -> dict[str, Any]:
     from pisteur.embed import load_embedder
-    from pisteur.serve.cache import normalize_query
+    from pisteur.serve.cache import SemanticCache, normalize_query, term_key
 
     e5 = load_embedder("e5", workers=1)
 
@@ -253,13 +253,30 @@ def cache_threshold() -> dict[str, Any]:
     sims = vs @ vs.T
     unrelated = [float(sims[i, j]) for i in range(len(qs)) for j in range(i + 1, len(qs))]
     res = {
-        "near_duplicates": [{"a": a, "b": b, "cos": round(c, 4), "exact_after_normalisation": x} for a, b, c, x in near],
+        "near_duplicates": [{"a": a, "b": b, "cos": round(c, 4), "exact_after_normalisation": x}
+                            for a, b, c, x in near],
         "different_needs": [{"a": a, "b": b, "cos": round(c, 4)} for a, b, c in far],
         "unrelated_piaf_pairs": {"n": len(unrelated), "mean": round(statistics.fmean(unrelated), 4),
                                  "max": round(max(unrelated), 4)},
         "min_near_not_exact": round(min((c for _, _, c, x in near if not x), default=1.0), 4),
         "max_different": round(max(c for _, _, c in far), 4),
     }
+    # what the shipped rule does with these pairs (exact, then cosine or same-terms-and-cosine)
+    hits_near, false_hits = 0, 0
+    for pairs, bucket in ((NEAR, "near"), (FAR, "far")):
+        for a, b in pairs:
+            c = SemanticCache()
+            c.check_generation(0)
+            va, vb = e5.embed_queries([a, b])
+            c.put(a, (), va, "A", term_key(a))
+            hit = c.get_exact(b, ()) is not None or c.get_near(vb, (), term_key(b)) is not None
+            if bucket == "near":
+                hits_near += hit
+            else:
+                false_hits += hit
+    res["shipped_rule"] = {"threshold": SemanticCache().threshold, "term_threshold": SemanticCache().term_threshold,
+                           "near_duplicates_served": f"{hits_near}/{len(NEAR)}",
+                           "different_needs_served_wrongly": f"{false_hits}/{len(FAR)}"}
     e5.close()
     return res
 

@@ -31,6 +31,20 @@ def test_exact_near_and_key_separation():
     assert s["hit_rate"] == pytest.approx(0.5)
 
 
+def test_same_terms_lower_cosine_rule():
+    from pisteur.serve.cache import term_key
+
+    c = SemanticCache(threshold=0.985, term_threshold=0.95)
+    c.check_generation(0)
+    a = np.array([1.0, 0.0], np.float32)
+    b = np.array([0.96, 0.28], np.float32)  # cosine 0.96: under 0.985, over 0.95
+    c.put("messages insultants envers la police", (), a, "A", term_key("messages insultants envers la police"))
+    assert term_key("message insultant envers la police") == term_key("messages insultants envers la police")
+    assert c.get_near(b, (), term_key("message insultant envers la police")) == ("A", pytest.approx(0.96))
+    assert c.get_near(b, (), term_key("message menaçant envers la police")) is None
+    assert normalize_query("Où a-t-on corrigé ?") == normalize_query("ou a t on corrige")
+
+
 def test_generation_change_drops_entries_and_lru_bound():
     c = SemanticCache(max_entries=2)
     c.check_generation(1)

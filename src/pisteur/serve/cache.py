@@ -2,9 +2,14 @@
 
 Entries are keyed by everything that changes the answer besides the query text (k, filters, options) and
 dropped wholesale when the index generation changes (any commit), so a cached answer is never staler than
-the index it came from. The near-duplicate threshold is for L2-normalised vectors; e5 cosines are
-compressed (unrelated French queries score ~0.78-0.85), so it sits high: see docs/bench/serve.md for the
-measurement behind the default.
+the index it came from.
+
+Exact: the query after case, accent and punctuation folding. Near-duplicate, for L2-normalised query
+vectors: cosine >= ``threshold`` (0.985), or cosine >= ``term_threshold`` (0.95) when both queries have the
+same analysed terms (French stems without stop words: "messages insultants" ~ "message insultant",
+"procédure de garde à vue" ~ "procedure garde a vue"). e5 cosines are compressed: related queries with a
+different need reach 0.976 ("rdv demain 14h" / "16h") while true rewordings can sit at 0.94, so cosine alone
+cannot separate them; the measurement is in docs/bench/serve.md (``bench/serve_latency.py cache-threshold``).
 """
 
 from __future__ import annotations
@@ -18,13 +23,22 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.97
+DEFAULT_THRESHOLD = 0.985
+TERM_THRESHOLD = 0.95
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 def normalize_query(q: str) -> str:
-    """Case, punctuation and spacing don't matter: "Rendez-vous  demain ?" == "rendez vous demain"."""
-    return _PUNCT.sub(" ", q.casefold()).strip()
+    """Case, accents, punctuation and spacing don't matter: "Rendez-vous  demain ?" == "rendez vous demain"."""
+    from pisteur.retrieve.analysis import fold
+
+    return _PUNCT.sub(" ", fold(q.casefold())).strip()
+
+
+def term_key(q: str) -> frozenset[str]:
+    from pisteur.retrieve.analysis import analyze_query
+
+    return frozenset(analyze_query(q))
 
 
 @dataclass
@@ -33,14 +47,17 @@ class _Entry:
     key: Hashable
     vec: np.ndarray | None
     value: Any
+    terms: frozenset[str] = frozenset()
 
 
 class SemanticCache:
     def __init__(
-        self, max_entries: int = 512, threshold: float = DEFAULT_THRESHOLD, enabled: bool = True
+        self, max_entries: int = 512, threshold: float = DEFAULT_THRESHOLD, enabled: bool = True,
+        term_threshold: float = TERM_THRESHOLD,
     ) -> None:
         self.max_entries = max_entries
         self.threshold = threshold
+        self.term_threshold = term_threshold
         self.enabled = enabled
         self._entries: OrderedDict[tuple[str, Hashable], _Entry] = OrderedDict()
         self._generation: int | None = None
@@ -72,20 +89,25 @@ class SemanticCache:
             self.hits_exact += 1
             return e.value
 
-    def get_near(self, vec: np.ndarray, key: Hashable) -> tuple[Any, float] | None:
-        """Best entry with the same key whose query vector has cosine >= threshold."""
+    def get_near(self, vec: np.ndarray, key: Hashable, terms: frozenset[str] | None = None
+                 ) -> tuple[Any, float] | None:
+        """Best entry with the same key whose query vector has cosine >= ``threshold``, or >=
+        ``term_threshold`` with the same analysed ``terms``."""
         if not self.enabled:
             return None
         with self._lock:
             cands = [e for e in self._entries.values() if e.key == key and e.vec is not None]
             if cands:
                 mat = np.stack([e.vec for e in cands])  # type: ignore[misc]
-                sims = mat @ np.asarray(vec, np.float32)
-                j = int(np.argmax(sims))
-                if float(sims[j]) >= self.threshold:
-                    self._entries.move_to_end((cands[j].norm, key))
-                    self.hits_near += 1
-                    return cands[j].value, float(sims[j])
+                sims = mat @ np.asarray(vec, np.float32).reshape(-1)
+                for j in np.argsort(-sims):
+                    sim, e = float(sims[j]), cands[int(j)]
+                    if sim < min(self.threshold, self.term_threshold):
+                        break
+                    if sim >= self.threshold or (terms and sim >= self.term_threshold and e.terms == terms):
+                        self._entries.move_to_end((e.norm, key))
+                        self.hits_near += 1
+                        return e.value, sim
             self.misses += 1
             return None
 
@@ -94,13 +116,14 @@ class SemanticCache:
         with self._lock:
             self.misses += 1
 
-    def put(self, query: str, key: Hashable, vec: np.ndarray | None, value: Any) -> None:
+    def put(self, query: str, key: Hashable, vec: np.ndarray | None, value: Any,
+            terms: frozenset[str] | None = None) -> None:
         if not self.enabled:
             return
         norm = normalize_query(query)
         v = None if vec is None else np.asarray(vec, np.float32).reshape(-1)
         with self._lock:
-            self._entries[(norm, key)] = _Entry(norm, key, v, value)
+            self._entries[(norm, key)] = _Entry(norm, key, v, value, terms or frozenset())
             self._entries.move_to_end((norm, key))
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
@@ -124,6 +147,7 @@ class SemanticCache:
             "enabled": self.enabled,
             "entries": len(self._entries),
             "threshold": self.threshold,
+            "term_threshold": self.term_threshold,
             "hits_exact": self.hits_exact,
             "hits_near": self.hits_near,
             "misses": self.misses,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pisteur.serve.cache import DEFAULT_THRESHOLD, MemoEmbedder, SemanticCache
+from pisteur.serve.cache import DEFAULT_THRESHOLD, MemoEmbedder, SemanticCache, term_key
 from pisteur.serve.highlight import query_terms, snippet, spans
 from pisteur.serve.metrics import Gauge, Metrics
 from pisteur.serve.models import (
@@ -185,7 +185,8 @@ class Service:
         else:
             with self._lock:
                 qvec = emb.embed_query(query)
-            near = self.cache.get_near(qvec, key)
+            terms = term_key(query)
+            near = self.cache.get_near(qvec, key, terms)
             if near is not None:
                 result, cached = near[0], "near"
             else:
@@ -195,7 +196,7 @@ class Service:
                             source=filters.source, date_from=filters.date_from, date_to=filters.date_to)
                 with self._lock, stdout_to_stderr():
                     result = pipeline_search(store, emb, query, k=k, filters=f, **opts)
-                self.cache.put(query, key, qvec, result)
+                self.cache.put(query, key, qvec, result, terms)
         resp = self._render(query, k, result, gen, cached != "miss", explain)
         took = time.perf_counter() - t0
         resp.took_ms = round(took * 1000, 3)
