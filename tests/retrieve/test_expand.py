@@ -100,7 +100,7 @@ def test_explain_json_roundtrips(shipped):
     assert data["original"] == "tkt pour le PV"
     froms = {a["from"]: a for a in data["applied"]}
     assert froms["tkt"]["dictionary"] == "sms" and "t'inquiète" in froms["tkt"]["to"]
-    assert froms["pv"]["dictionary"] == "acronyms"
+    assert froms["PV"]["dictionary"] == "acronyms" and froms["PV"]["form"] in ("PV", "pv")
     assert {"term", "weight", "origin"} <= set(data["terms"][0])
 
 

@@ -206,6 +206,7 @@ class Expansion:
     original: str
     terms: list[tuple[str, float, str]]  # (analysed term, weight, origin): origin "query" or a dictionary
     phrases: list[Phrase]
+    # {"from": words of the query, "form": the dictionary form they matched, "to": [...], "dictionary": name}
     applied: list[dict[str, Any]]
     # (char start, char end, targets) of the matched spans of the (NFC) query, for dense_queries
     _spans: list[tuple[int, int, list[str]]] = field(default_factory=list, repr=False)
@@ -294,8 +295,10 @@ def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expans
         if len(set(span_heads)) > 1 or any(r.kind == "concepts" for r in rules):
             partial.update(span_heads)
         by_dict: dict[str, list[str]] = {}
+        form: dict[str, str] = {}
         for r in rules:
             by_dict.setdefault(r.dictionary, []).append(r.target)
+            form.setdefault(r.dictionary, r.trigger)
             terms = analyze_heads(r.target)
             multi = len(set(terms)) > 1
             w = r.weight * (PHRASE_TERM_FACTOR if multi else 1.0)
@@ -304,8 +307,9 @@ def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expans
                     weights[t] = (w, r.dictionary)
             if multi and r.target not in phrases:
                 phrases[r.target] = Phrase(r.target, analyze(r.target), r.weight, r.dictionary)
+        original = text[spans_[i][1] : spans_[i + n - 1][2]]
         for name, targets in by_dict.items():
-            applied.append({"from": matched, "to": targets, "dictionary": name})
+            applied.append({"from": original, "form": form[name], "to": targets, "dictionary": name})
         spans.append((spans_[i][1], spans_[i + n - 1][2], [r.target for r in rules]))
         i += n
     # words of the query outside every matched multi-word form keep their own weight
