@@ -80,3 +80,26 @@ def test_cli_list_show_recommend_setup() -> None:
     assert r.invoke(app, ["recommend", "--ram", "8", "--vram", "0"]).exit_code == 0
     assert "ollama pull bge-m3" in r.invoke(app, ["setup", "bge-m3"]).output
     assert r.invoke(app, ["setup", "solon-embeddings-large", "--backend", "ollama"]).exit_code == 1
+
+
+def test_detect_with_a_fake_nvidia_smi(tmp_path, monkeypatch) -> None:
+    import pisteur.models.hardware as hwmod
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA GeForce RTX 3060, 12288, 10240'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", None)  # NVML absent: falls back to nvidia-smi
+    hw = hwmod.detect()
+    assert hw.gpu is not None and hw.gpu.name == "NVIDIA GeForce RTX 3060" and hw.vram_gb == 12.0
+    assert hw.gpu.free_gb == 10.0 and hw.ram_gb > 0 and hw.cpu_cores >= 1
+
+
+def test_detect_apple_silicon(monkeypatch) -> None:
+    import pisteur.models.hardware as hwmod
+
+    monkeypatch.setattr(hwmod.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(hwmod.platform, "machine", lambda: "arm64")
+    monkeypatch.setattr(hwmod, "_run", lambda cmd: "Apple M2 Pro" if "brand_string" in cmd[-1] else "")
+    gpus = hwmod.detect_apple(32.0)
+    assert gpus[0].kind == "metal" and gpus[0].name.startswith("Apple M2 Pro") and 20 <= gpus[0].vram_gb <= 22

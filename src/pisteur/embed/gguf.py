@@ -106,6 +106,8 @@ class GGUFEmbedder:
         self.dims = int(self._llm.n_embd())
         self.eos_id = int(self._llm.token_eos())
         probe = self._llm.tokenize(b"probe", add_bos=True, special=False)
+        if self.prompting.eos and self.eos_id < 0:
+            raise EmbedderError(f"{path}: the model needs an EOS token for last-token pooling, the GGUF has none")
         self.eos = eos_plan(probe, self.eos_id, bool(self.prompting.eos))
         self._tokenize_raw = self._llm.tokenize
         self._install_tokenizer(self._tokenize_raw)
