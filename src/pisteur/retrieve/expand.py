@@ -56,6 +56,7 @@ def user_dictionary_dir() -> Path:
     return Path(platformdirs.user_config_dir("pisteur")) / "dictionaries"
 
 
+@lru_cache(maxsize=65_536)
 def _key(text: str) -> tuple[str, ...]:
     """Matching key of a form: stemmed surface tokens ("T'inquiètes" → ("t", "inquiet"))."""
     return tuple(stem(t) for t in surface_tokens(text))
