@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pisteur.retrieve.analysis import analyze
-from pisteur.retrieve.expand import default_dictionaries, expand_query, load_dictionaries
+from pisteur.retrieve.expand import DictionaryError, default_dictionaries, expand_query, load_dictionaries
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +173,9 @@ def test_shipped_dictionaries_parse_and_hold_the_classics(shipped):
                        ("slt", "salut"), ("jtm", "je t'aime"), ("tjrs", "toujours"), ("ajd", "aujourd'hui"),
                        ("dac", "d'accord"), ("vrmt", "vraiment"), ("koi", "quoi"), ("bjr", "bonjour")]:
         assert any(full in a["to"] for a in expand_query(abbr, shipped).applied), abbr
+
+
+def test_broken_user_dictionary_names_the_file(tmp_path):
+    bad = _write(tmp_path / "bad.toml", '[synonyms]\n"rdv" = ["rendez-vous"\n')
+    with pytest.raises(DictionaryError, match="bad.toml"):
+        load_dictionaries([bad], user=False)

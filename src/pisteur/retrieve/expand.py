@@ -35,6 +35,7 @@ from pisteur.retrieve.analysis import analyze, analyze_heads, analyze_query, ste
 
 __all__ = [
     "Dictionaries",
+    "DictionaryError",
     "Expansion",
     "Phrase",
     "default_dictionaries",
@@ -123,9 +124,19 @@ class Dictionaries:
         return len(self.index)
 
 
+class DictionaryError(ValueError):
+    """A dictionary file that cannot be read; the message names the file."""
+
+
 def _read_toml(path: Path | Any, name_default: str) -> dict[str, Any]:
-    data = tomllib.loads(path.read_text("utf-8"))
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise DictionaryError(f"dictionary {path}: {e}") from e
     data.setdefault("name", name_default)
+    for table in TABLES:
+        if not isinstance(data.get(table, {}), dict):
+            raise DictionaryError(f"dictionary {path}: [{table}] must be a table")
     return data
 
 
