@@ -187,3 +187,21 @@ def test_whatsapp_text_exports(tmp_path: Path) -> None:
     prose = tmp_path / "pv.txt"  # a document mentioning dates is not a chat
     prose.write_text("Le 08/03/2024 à 23:04, M. X a reçu un SMS.\nIl nous le montre.\nFin.\n", encoding="utf-8")
     assert read(prose, "text").segments[0].kind == "document"
+
+
+def test_csv_with_a_title_block_above_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "rapport_extraction.csv"
+    path.write_text(
+        "Rapport d'extraction - téléphone de M. X\n"
+        "Généré le 12/03/2024\n"
+        "\n"
+        "N°;Horodatage;De;À;Message\n"
+        "1;08/03/2024 23:04;Kevin;Julien;tu vas regretter\n"
+        "2;08/03/2024 23:06;Kevin;Julien;je vais te retrouver\n",
+        encoding="utf-8",
+    )
+    segs = read(path, "csv").segments
+    assert [(s.text, s.meta["sender"], s.meta["recipient"], s.line_start) for s in segs] == [
+        ("tu vas regretter", "Kevin", "Julien", 5),
+        ("je vais te retrouver", "Kevin", "Julien", 6),
+    ]

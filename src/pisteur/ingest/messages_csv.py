@@ -13,14 +13,15 @@ from pisteur.ingest.textcodec import decode_bytes
 from pisteur.types import ParseResult, SkipFile
 
 csv.field_size_limit(16 * 1024 * 1024)
+HEADER_SCAN_ROWS = 20
 
 
 def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
-        first = sample.split("\n", 1)[0]
-        best = max(",;\t|", key=first.count)
+        head = "\n".join(sample.split("\n")[:20])
+        best = max(",;\t|", key=head.count)
         return type("Sniffed", (csv.excel,), {"delimiter": best})
 
 
@@ -35,14 +36,28 @@ class CsvReader:
     def read(self, path: Path, start_offset: int = 0) -> ParseResult:
         text, _ = decode_bytes(read_bytes(path))
         reader = csv.reader(io.StringIO(text, newline=""), _dialect(text[:32768]))
+        # Extraction reports often put a title block above the header row: look for it in the first rows.
+        first: list[str] | None = None
+        columns: dict = {}
+        headers: list[str] = []
         try:
-            header = next(reader)
-        except (StopIteration, csv.Error):
-            raise SkipFile("empty CSV") from None
-        headers = [h.strip() for h in header]
-        columns = map_columns([h for h in headers if h])
-        if "text" not in columns:
-            shown = ", ".join(h for h in headers if h)[:200] or "(none)"
+            for _ in range(HEADER_SCAN_ROWS):
+                row_values = [h.strip() for h in next(reader)]
+                if not any(row_values):
+                    continue
+                first = first or row_values
+                columns = map_columns([h for h in row_values if h])
+                if "text" in columns:
+                    headers = row_values
+                    break
+        except StopIteration:
+            pass
+        except csv.Error as exc:
+            raise SkipFile(f"unreadable CSV ({exc})") from None
+        if first is None:
+            raise SkipFile("empty CSV")
+        if not headers:
+            shown = ", ".join(h for h in first if h)[:200] or "(none)"
             raise SkipFile(f"not a message export: no text/message column (columns: {shown})")
         index = {h: i for i, h in enumerate(headers)}
         segments, warnings, skipped = [], [], 0
