@@ -6,7 +6,8 @@ chunks, plus the measurement behind the semantic cache's near-duplicate threshol
     nice python bench/serve_latency.py cache-threshold                            # e5 cosine study
 
 The 10k index: the 1,518 PIAF dev passages (French Wikipedia, /work/shared/eval/piaf-dev) with their real
-e5 vectors (from the embedding cache, $PISTEUR_CACHE/embeddings: no re-embedding) and 8,482 perturbed
+e5 vectors (from the embedding cache, $PISTEUR_CACHE/embeddings: no re-embedding; ``--model use`` for
+the Universal Sentence Encoder) and 8,482 perturbed
 copies (sentences rotated, one word dropped; vector = original + Gaussian noise, renormalised, cosine to the
 original ~0.95). Queries are real PIAF questions, embedded by e5 at query time (as in production). Each query
 is sent twice: the first pass is a cache miss (the full pipeline: e5 query embedding, dense + BM25 +
@@ -43,7 +44,7 @@ def summary(xs: list[float]) -> dict[str, float]:
 
 
 # -- build ---------------------------------------------------------------------------------------------
-def build(index: Path, n: int, seed: int = 0) -> None:
+def build(index: Path, n: int, seed: int = 0, model: str = "e5") -> None:
     from pisteur.chunk import ChunkerConfig
     from pisteur.embed import load_embedder
     from pisteur.embed.base import normalize
@@ -57,7 +58,7 @@ def build(index: Path, n: int, seed: int = 0) -> None:
     nrng = np.random.default_rng(seed)
     docs = [json.loads(line) for line in (PIAF / "corpus.jsonl").open(encoding="utf-8")]
     cache = Path(os.environ.get("PISTEUR_CACHE", "/work/cache")) / "embeddings"
-    emb = CachedEmbedder(load_embedder("e5", workers=2), cache)
+    emb = CachedEmbedder(load_embedder(model, **({"workers": 2} if model == "e5" else {})), cache)
     t0 = time.perf_counter()
     base = emb.embed_documents([d["text"] for d in docs])
     print(f"{len(docs)} real passages: vectors in {time.perf_counter() - t0:.1f} s "
@@ -116,7 +117,7 @@ def _queries(n: int, seed: int = 1) -> list[str]:
     return list(dict.fromkeys(qs))[:n]
 
 
-def run_http(index: Path, queries: list[str], warmup: list[str]) -> dict[str, Any]:
+def run_http(index: Path, queries: list[str], warmup: list[str], mcp_queries: list[str]) -> dict[str, Any]:
     import anyio
     import httpx
     from mcp import Client
@@ -152,14 +153,14 @@ def run_http(index: Path, queries: list[str], warmup: list[str]) -> dict[str, An
         async def mcp_http() -> None:
             async with Client(f"{base}/mcp") as mc:
                 for q in warmup[:3]:
-                    await mc.call_tool("search", {"query": q + " ?", "k": 10})
-                for label, qs in (("miss", [q + " ?!" for q in queries]), ("cached", queries)):
+                    await mc.call_tool("search", {"query": q, "k": 10})
+                for label, qs in (("miss", mcp_queries), ("cached", mcp_queries)):
                     lat = []
                     for q in qs:
                         t = time.perf_counter()
                         r = await mc.call_tool("search", {"query": q, "k": 10})
                         lat.append((time.perf_counter() - t) * 1000)
-                        assert not r.is_error
+                        assert not r.is_error and r.structured_content["cached"] == (label == "cached")
                     out[f"mcp_http_{label}"] = summary(lat)
 
         anyio.run(mcp_http)
@@ -287,6 +288,7 @@ def main() -> None:
     b = sub.add_parser("build")
     b.add_argument("--index", type=Path, required=True)
     b.add_argument("--chunks", type=int, default=10_000)
+    b.add_argument("--model", default="e5", help="e5 (default) or use")
     r = sub.add_parser("run")
     r.add_argument("--index", type=Path, required=True)
     r.add_argument("-n", type=int, default=200)
@@ -294,15 +296,20 @@ def main() -> None:
     sub.add_parser("cache-threshold")
     a = ap.parse_args()
     if a.cmd == "build":
-        build(a.index, a.chunks)
+        build(a.index, a.chunks, model=a.model)
     elif a.cmd == "run":
-        qs = _queries(a.n + 10)
-        warm, qs = qs[:10], qs[10:]
-        res: dict[str, Any] = {"chunks": None, "queries": len(qs)}
+        qs = _queries(2 * a.n + 10)  # distinct queries: the first pass over a set is all cache misses
+        warm, set_a, set_b = qs[:10], qs[10:10 + a.n], qs[10 + a.n:]
+        from pisteur.store import open_store
+
+        st = open_store(a.index)
+        res: dict[str, Any] = {"chunks": st.stats()["chunks"], "model": st.manifest()["model"]["spec"],
+                               "queries": a.n}
+        st.close()
         if a.only in (None, "stdio"):
-            res.update(run_stdio(a.index, qs, warm))
+            res.update(run_stdio(a.index, set_a, warm))
         if a.only in (None, "http"):
-            res.update(run_http(a.index, qs, warm))
+            res.update(run_http(a.index, set_a, warm, set_b))
         print(json.dumps(res, indent=2, ensure_ascii=False))
     else:
         print(json.dumps(cache_threshold(), indent=2, ensure_ascii=False))

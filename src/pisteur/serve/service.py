@@ -179,12 +179,15 @@ class Service:
             self.cache.check_generation(gen)
             emb = self.embedder(store)
         cached = "miss"
+        t_emb = 0.0
         result = self.cache.get_exact(query, key)
         if result is not None:
             cached = "exact"
         else:
+            t_emb = time.perf_counter()
             with self._lock:
                 qvec = emb.embed_query(query)
+            t_emb = time.perf_counter() - t_emb
             terms = term_key(query)
             near = self.cache.get_near(qvec, key, terms)
             if near is not None:
@@ -197,8 +200,14 @@ class Service:
                 with self._lock, stdout_to_stderr():
                     result = pipeline_search(store, emb, query, k=k, filters=f, **opts)
                 self.cache.put(query, key, qvec, result, terms)
+        t_render = time.perf_counter()
         resp = self._render(query, k, result, gen, cached != "miss", explain)
         took = time.perf_counter() - t0
+        if cached == "miss":
+            resp.timings_ms["query_embed"] = round(t_emb * 1000, 3)
+        else:
+            resp.timings_ms = {}
+        resp.timings_ms["render"] = round((time.perf_counter() - t_render) * 1000, 3)
         resp.took_ms = round(took * 1000, 3)
         self.metrics.observe_search(took, via=via, cached=cached)
         return resp
