@@ -243,9 +243,8 @@ class _Builder:
                 unit.body.add(body, line, uuid, "assistant")
             else:
                 unit.body.add("Assistant: " + body, line, uuid, "assistant")
-        prose = [t for t in content.texts if not t.startswith("[")]
-        if prose:
-            unit.assistant.add("\n".join(prose), line, uuid)
+        if content.prose:
+            unit.assistant.add("\n".join(content.prose), line, uuid)
         for block in content.thinking:
             unit.thinking.add(block, line, uuid)
         for tool_id, name, one in content.tools:

@@ -187,6 +187,7 @@ def classify_user(rec: dict[str, Any]) -> UserContent:
 @dataclass
 class AssistantContent:
     texts: list[str] = field(default_factory=list)  # rendered in order: prose and tool one-liners
+    prose: list[str] = field(default_factory=list)  # the text blocks only
     thinking: list[str] = field(default_factory=list)
     tools: list[tuple[str, str, str]] = field(default_factory=list)  # (tool_use_id, name, one-liner)
 
@@ -214,6 +215,7 @@ def classify_assistant(rec: dict[str, Any], seen: set[int]) -> AssistantContent:
             text = _s(block.get("text")).strip()
             if text:
                 out.texts.append(text)
+                out.prose.append(text)
         elif btype == "thinking":
             text = _s(block.get("thinking")).strip()
             if text:
