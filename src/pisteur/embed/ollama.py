@@ -138,7 +138,7 @@ class OllamaEmbedder:
             "num_ctx": self.num_ctx,
             "truncate": self.truncate,
             "pooling": self.info.pooling if self.info else "unknown",
-            "eos": "added by the Ollama model template" if self.info and self.info.eos else "",
+            "eos": "left to Ollama (check: pisteur models verify)" if self.info and self.info.eos else "",
             "token_count": "estimated (3 chars/token)",
             **self.prompting.describe(),
         }
