@@ -205,3 +205,10 @@ def test_csv_with_a_title_block_above_the_header(tmp_path: Path) -> None:
         ("tu vas regretter", "Kevin", "Julien", 5),
         ("je vais te retrouver", "Kevin", "Julien", 6),
     ]
+
+
+def test_json_with_text_but_no_sender_nor_date_is_not_messages(tmp_path: Path) -> None:
+    todos = tmp_path / "todos.json"  # e.g. ~/.claude/todos/*.json
+    todos.write_text(json.dumps([{"content": "écrire les tests", "status": "pending", "id": "1"}]))
+    with pytest.raises(SkipFile, match="no sender or date field"):
+        read(todos, "json")

@@ -91,6 +91,9 @@ class JsonMessagesReader:
             raise SkipFile(f"not a message export: no text/message field (fields: {', '.join(keys)[:200]})")
         keys_all: list[Any] = list(dict.fromkeys(k for m, _ in found[:500] for k in m))
         columns = map_columns(keys_all)
+        if "sender" not in columns and "date" not in columns:  # a todo list, a config: not messages
+            shown = ", ".join(str(k) for k in keys_all)[:200]
+            raise SkipFile(f"not a message export: text but no sender or date field (fields: {shown})")
         segments = []
         for row, (message, conversation) in enumerate(found, start=1):
             seg = message_segment(message, columns, row, row)
