@@ -128,3 +128,9 @@ def test_surface_tokens_split_elision_and_hyphens_without_stemming():
     assert surface_tokens("T’inquiète pas, rendez-vous aujourd'hui") == [
         "t", "inquiete", "pas", "rendez", "vous", "aujourdhui",
     ]
+
+
+def test_french_phone_numbers_find_each_other():
+    for written in ["06 12 34 56 78", "06.12.34.56.78", "+33 6 12 34 56 78", "06-12-34-56-78", "0612345678"]:
+        assert "0612345678" in analyze(f"appelle le {written} demain"), written
+    assert set(analyze_query("0612345678")) <= set(analyze("tél : +33 6 12 34 56 78"))

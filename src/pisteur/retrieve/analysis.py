@@ -51,6 +51,8 @@ _PIECES = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[^\W\d_]+")
 _FOLD_EXTRA = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O"})
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # "bisoussss" → "bisous", "mdrrr" → "mdr"
 _HYPHENATED = re.compile(r"^[^\W\d_]+(?:-[^\W\d_]+)+$")
+_PHONE = re.compile(r"(?<!\w)(?:\+33[\s.-]?|0033[\s.-]?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\w)")
+_DIGIT_RUN = re.compile(r"[+\d][\d .-]{8,20}\d")
 _MAX_TOKEN = 120  # longer runs (base64, minified code) are kept whole but not split
 
 _stemmer = Stemmer.Stemmer("french")
@@ -156,9 +158,17 @@ def _analyze_token(tok: str, keep_stop: bool) -> tuple[str, ...]:
 
 def analyze(text: str) -> list[str]:
     """Terms of a document, in order, with repeats (for term frequency)."""
+    text = _prepare(text)
     out: list[str] = []
-    for tok in _TOKEN.findall(_prepare(text)):
+    for tok in _TOKEN.findall(text):
         out.extend(_analyze_token(tok, False))
+    # French phone numbers written with spaces, dots, dashes or +33 also give their 10-digit form, so
+    # "06 12 34 56 78", "+33 6 12 34 56 78" and "0612345678" find each other.
+    for run in _DIGIT_RUN.finditer(text):  # cheap pre-scan, then the exact pattern around each run
+        if run.group().isdigit():
+            continue
+        for number in _PHONE.findall(text, max(0, run.start() - 1), run.end() + 1):
+            out.append("0" + re.sub(r"\D", "", number)[-9:])
     return out
 
 
