@@ -184,6 +184,12 @@ def test_whatsapp_text_exports(tmp_path: Path) -> None:
     assert [s.meta["sender"] for s in segs] == ["Kevin", "Kevin", "Julien"]
     assert segs[2].meta["ts_first"] == "2024-03-10T08:12:45"
 
+    english = tmp_path / "chat_en.txt"
+    english.write_text("3/8/24, 11:04 PM - Kevin: you'll regret it\n3/8/24, 11:05 PM - Kevin: ok\n"
+                       "3/9/24, 1:20 AM - Julien: stop\n", encoding="utf-8")  # fmt: skip
+    segs = read(english, "text").segments
+    assert [s.meta["ts_first"] for s in segs] == ["2024-03-08T23:04:00", "2024-03-08T23:05:00", "2024-03-09T01:20:00"]
+
     prose = tmp_path / "pv.txt"  # a document mentioning dates is not a chat
     prose.write_text("Le 08/03/2024 à 23:04, M. X a reçu un SMS.\nIl nous le montre.\nFin.\n", encoding="utf-8")
     assert read(prose, "text").segments[0].kind == "document"
