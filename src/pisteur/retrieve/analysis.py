@@ -26,6 +26,7 @@ from importlib import resources
 import Stemmer
 
 __all__ = [
+    "ANALYZER_VERSION",
     "STOP_WORDS",
     "analyze",
     "analyze_heads",
@@ -54,6 +55,9 @@ _HYPHENATED = re.compile(r"^[^\W\d_]+(?:-[^\W\d_]+)+$")
 _PHONE = re.compile(r"(?<!\w)(?:\+33[\s.-]?|0033[\s.-]?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\w)")
 _DIGIT_RUN = re.compile(r"[+\d][\d .-]{8,20}\d")
 _MAX_TOKEN = 120  # longer runs (base64, minified code) are kept whole but not split
+
+# Bump when the terms produced for a text change: an index built with another version must re-analyse.
+ANALYZER_VERSION = "fr-3"
 
 _stemmer = Stemmer.Stemmer("french")
 
