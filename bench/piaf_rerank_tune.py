@@ -55,7 +55,9 @@ def main() -> None:
         f["bm25"] = np.where(bm_in[qi, c], b[c], floor)
         f["fused"] = F[qi, c]
         feats.append(f)
-    gold_pos = np.array([int(np.where(cand[i] == gold[i])[0][0]) if gold[i] in cand[i] else -1 for i in range(len(qids))])
+    gold_pos = np.array(
+        [int(np.where(cand[i] == gold[i])[0][0]) if gold[i] in cand[i] else -1 for i in range(len(qids))]
+    )
 
     def score(w: dict[str, float], rows: np.ndarray) -> float:
         tot = 0.0

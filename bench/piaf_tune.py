@@ -61,7 +61,9 @@ def main() -> None:
     res = {}
 
     def report(name, F):
-        res[name] = {f: round(ndcg10(F, gold, rows), 4) for f, rows in (("train", train), ("test", test), ("all", allr))}
+        res[name] = {
+            f: round(ndcg10(F, gold, rows), 4) for f, rows in (("train", train), ("test", test), ("all", allr))
+        }
         print(f"{name:55s} {res[name]}", flush=True)
 
     for k in mats:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 METRIC_COLS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "p@10")
+SINGLE = ("bm25", "dense")  # presets that run one retriever alone
 PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d96a3", "#2e4057", "#a05195", "#f95d6a")
 
 
@@ -68,7 +69,7 @@ def scatter_svg(points: Sequence[tuple[str, float, float]], width: int = 640, he
 
 
 def bars_svg(rows: Sequence[tuple[str, float, float | None]], width: int = 640) -> str:
-    """One bar per configuration (nDCG@10) with the change against the previous one written beside it."""
+    """One bar per configuration (nDCG@10) with its change against a baseline written beside it."""
     if not rows:
         return ""
     bh, gap, ml, mr, mt = 20, 8, 170, 110, 10
@@ -108,11 +109,14 @@ def render(bench: dict[str, Any]) -> str:
             f"<td>{info.get('embedded', '')}</td><td>{_esc(info.get('path', ''))}</td></tr>"
         )
     points = [(r["config"], r["latency_ms"]["p50"], r["metrics"]["ndcg@10"]) for r in results]
-    bars, prev = [], None
+    singles = [r for r in results if r["config"].split("@")[0].split(",")[0] in SINGLE]
+    base = max(singles, key=lambda r: r["metrics"]["ndcg@10"]) if singles else None
+    bars = []
     for r in results:
         v = r["metrics"]["ndcg@10"]
-        bars.append((r["config"], v, None if prev is None else v - prev))
-        prev = v
+        bars.append((r["config"], v, None if base is None or r is base else v - base["metrics"]["ndcg@10"]))
+    base_note = (f"change against the best single retriever, {base['config']}" if base is not None
+                 else "no single-retriever configuration in this run")
     ds = bench.get("dataset", {})
     title = f"pisteur bench — {ds.get('name', '')}"
     return f"""<!DOCTYPE html>
@@ -133,7 +137,7 @@ Document-level judgments: a document's rank is that of its best chunk.</p>
 timed alone), warm, one process.</p>
 <h2>nDCG@10 against latency</h2>
 {scatter_svg(points)}
-<h2>Gain per stage (nDCG@10, change against the row above)</h2>
+<h2>Gain per stage (nDCG@10; {_esc(base_note)})</h2>
 {bars_svg(bars)}
 <h2>Indexes</h2>
 <table><tr><th>model</th><th>chunks</th><th>size</th><th>build</th><th>chunks embedded</th><th>path</th></tr>

@@ -1,0 +1,85 @@
+"""The SMS abbreviation task through the *product* pipeline (store + fusion + rerank), not an in-memory BM25.
+
+    PISTEUR_CACHE=/work/cache nice python bench/piaf_sms_pipeline.py /work/shared/eval/sms-dev [--k 20]
+
+Queries and targets are those of ``bench/sms_expansion.py`` (the expansion helper's bench): for a standard-form
+query, the targets are the SMS whose hand normalisation has the query's words while the raw SMS has not. The 500
+raw SMS are indexed (one ``message`` chunk each, e5 vectors) in a temporary folder that is deleted at the end;
+no message is printed or kept. Score: targets within the top ``k`` of ``search()`` per configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sms_expansion import BRIEF_QUERIES, QUERIES, load_pairs, targets  # noqa: E402
+
+from pisteur.chunk import ChunkerConfig  # noqa: E402
+from pisteur.embed import load_embedder  # noqa: E402
+from pisteur.embed.cache import CachedEmbedder  # noqa: E402
+from pisteur.evaluate.qcache import QueryCachedEmbedder  # noqa: E402
+from pisteur.indexer import wanted_manifest  # noqa: E402
+from pisteur.retrieve.pipeline import search  # noqa: E402
+from pisteur.store import open_store  # noqa: E402
+from pisteur.store.base import SourceState  # noqa: E402
+from pisteur.types import KIND_MESSAGE, Chunk  # noqa: E402
+
+CONFIGS = {
+    "hybrid, no expansion, no rerank": {"expand": False, "rerank": "none"},
+    "hybrid + expansion, no rerank": {"rerank": "none"},
+    "default (hybrid + expansion + rerank)": {},
+    "bm25 + expansion": {"mode": "lexical", "rerank": "none"},
+    "bm25 + expansion + rerank": {"mode": "lexical"},
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--k", type=int, default=20)
+    ap.add_argument("--weights-expansion", type=float, nargs="*", default=[])
+    args = ap.parse_args()
+    pairs = load_pairs(args.folder)
+    emb = load_embedder("e5", workers=1)
+    cached = CachedEmbedder(emb)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "idx", readonly=False)
+        vecs = cached.embed_documents([p["raw"] for p in pairs])
+        with store.writer() as w:
+            w.set_manifest(wanted_manifest(emb, ChunkerConfig(), {"index": "flat", "precision": "float32"}, {}))
+            store._vec = None
+            store.refresh()
+            for i, p in enumerate(pairs):
+                ch = Chunk(text=p["raw"], kind=KIND_MESSAGE, meta={"n": i})
+                w.upsert_source(SourceState(path=f"sms/{i}", size=0, mtime_ns=0, fingerprint="", reader="sms"),
+                                [ch], vecs[i : i + 1])
+        store.close()
+        store = open_store(Path(tmp) / "idx")
+        qemb = QueryCachedEmbedder(emb)
+        configs = dict(CONFIGS)
+        for wx in args.weights_expansion:
+            configs[f"default, expansion weight {wx}"] = {"weights": {"expansion": wx}}
+        tq = {q: set(targets(pairs, q)) for q in QUERIES}
+        total = sum(len(t) for t in tq.values())
+        brief_total = sum(len(tq[q]) for q in BRIEF_QUERIES)
+        print(f"{len(QUERIES)} queries, {total} targets (issue examples: {brief_total}); top {args.k}")
+        for name, opts in configs.items():
+            found = brief = 0
+            for q, tset in tq.items():
+                if not tset:
+                    continue
+                res = search(store, qemb, q, k=args.k, **opts)
+                got = {h.meta["n"] for h in res.hits} & tset
+                found += len(got)
+                brief += len(got) if q in BRIEF_QUERIES else 0
+            print(f"{name:45s} {found}/{total} = {found / total:.1%}   issue examples {brief}/{brief_total} "
+                  f"= {brief / max(brief_total, 1):.1%}", flush=True)
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
