@@ -32,6 +32,8 @@ def test_walk_rules(tmp_path: Path) -> None:
     (tmp_path / "a" / "s.JSONL").write_text('{"type": "user"}\n')
     (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")  # a symlink loop must not hang the walk
     (tmp_path / "link.txt").symlink_to(tmp_path / "a" / "pv.txt")  # the same file twice: listed once
+    (tmp_path / "a" / "dead.md").symlink_to(tmp_path / "nowhere.md")
+    os.mkfifo(tmp_path / "a" / "pipe.txt")  # must not block the walk
     found, skipped = discover([tmp_path, tmp_path / "a" / "photo.jpg", tmp_path / "missing"])
     listed = [(p.name, r) for p, r in found]
     assert ("s.JSONL", "claude") in listed and len(listed) == 2
@@ -41,6 +43,7 @@ def test_walk_rules(tmp_path: Path) -> None:
         "vide.md": "empty file",
         "photo.jpg": "unsupported file type (.jpg)",  # named explicitly: reported; found in a folder: ignored
         "missing": "no such file or directory",
+        "dead.md": "cannot stat: No such file or directory",
     }
 
 

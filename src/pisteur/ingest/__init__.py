@@ -11,6 +11,7 @@ Public API (used by the indexer):
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,12 +43,8 @@ __all__ = [
 ]
 
 
-def _check(path: Path, name: str) -> str | None:
+def _check(path: Path, name: str, st: os.stat_result) -> str | None:
     """Discovery-time reason to skip a file with a known reader, or None."""
-    try:
-        st = path.stat()
-    except OSError as exc:
-        return f"cannot stat: {exc.strerror or exc}"
     if st.st_size == 0:
         return "empty file"
     if not os.access(path, os.R_OK):
@@ -64,7 +61,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[
     """
     found: list[tuple[Path, str]] = []
     skipped: list[tuple[Path, str]] = []
-    seen_files: set[str] = set()
+    seen_files: set[tuple[int, int]] = set()
     seen_dirs: set[tuple[int, int]] = set()
 
     def consider(path: Path, explicit: bool) -> None:
@@ -74,13 +71,19 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[
                 skipped.append((path, f"unsupported file type ({path.suffix or 'no extension'})"))
             return
         try:
-            real = os.path.realpath(path)
-        except OSError:
-            real = str(path)
-        if real in seen_files:
+            st = path.stat()
+        except OSError as exc:
+            skipped.append((path, f"cannot stat: {exc.strerror or exc}"))
             return
-        seen_files.add(real)
-        reason = _check(path, name)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device named like a document
+            if explicit:
+                skipped.append((path, "not a regular file"))
+            return
+        key = (st.st_dev, st.st_ino)
+        if key in seen_files:  # the same file reached twice (symlink, hard link, overlapping roots)
+            return
+        seen_files.add(key)
+        reason = _check(path, name, st)
         if reason is None:
             found.append((path, name))
         else:
@@ -109,9 +112,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[
             for fname in sorted(filenames):
                 if fname.startswith("."):
                     continue
-                path = Path(dirpath) / fname
-                if path.is_file():
-                    consider(path, explicit=False)
+                consider(Path(dirpath) / fname, explicit=False)
     found.sort(key=lambda item: str(item[0]))
     skipped.sort(key=lambda item: str(item[0]))
     return found, skipped
