@@ -359,3 +359,31 @@ def test_narrow_pieces_follow_a_chunker_split() -> None:
         assert set(part["uuids"]) <= set(ex.meta["uuids"]) and part["uuids"]
         assert part["line_start"] <= part["line_end"]
     assert sum(len(p["uuids"]) for p in parts) < len(pieces) * len(ex.meta["uuids"])
+
+
+def _key(seg) -> tuple:
+    return (seg.kind, seg.text, seg.line_start, seg.line_end, seg.byte_start, seg.byte_end, seg.meta)
+
+
+@pytest.mark.parametrize("source", [TOOL_HEAVY, COMPACTED, LEGACY / "edge_cases.jsonl"])
+def test_growing_file_read_in_pieces_equals_one_read(tmp_path: Path, source: Path) -> None:
+    """Whatever byte the writer had reached, keeping the segments before resume_offset and re-reading
+    from it once the file has grown gives exactly the segments of a single read of the whole file."""
+    data = source.read_bytes()
+    whole = [_key(s) for s in read(source, "claude").segments]
+    path = tmp_path / source.name
+    step = max(1, len(data) // 9)
+    cuts = sorted({(data.find(b"\n", i) + 1) or len(data) for i in range(0, len(data) - 1, step)})
+    cuts += [c - 7 for c in cuts[:4] if c > 7]  # in the middle of a line too
+    for cut in cuts:
+        path.write_bytes(data[:cut])
+        try:
+            first = read(path, "claude")
+        except SkipFile:
+            kept, offset = [], 0
+        else:
+            offset = first.resume_offset
+            kept = [_key(s) for s in first.segments if s.byte_start < offset]
+        path.write_bytes(data)
+        rest = [_key(s) for s in read(path, "claude", start_offset=offset).segments]
+        assert kept + rest == whole, f"cut at byte {cut}"
