@@ -33,6 +33,7 @@ BUILDS = {
     "f16": {"index": "flat", "precision": "float16"},
     "i8": {"index": "flat", "precision": "int8"},
     "bin-i8": {"index": "binary", "precision": "binary", "rescore": "int8"},
+    "bin-f16": {"index": "binary", "precision": "binary", "rescore": "float16"},
     "ivf-i8": {"index": "ivf", "precision": "int8"},
     "hnsw-i8": {"index": "hnsw", "precision": "int8", "m": 16, "ef_construction": 40},
 }
@@ -41,9 +42,11 @@ VARIANTS = {
     "f16": [{"search": "flat"}],
     "i8": [{"search": "flat"}, {"search": "binary"}],
     "bin-i8": [{"candidates": 2000, "rescore_k": 400}, {"candidates": 4000, "rescore_k": 800},
-               {"candidates": 8000, "rescore_k": 800}, {"rescore": "none"}, {"threads": 1}],
-    "ivf-i8": [{"nprobe": 16, "rescore_k": 200}, {"nprobe": 64, "rescore_k": 200}],
-    "hnsw-i8": [{"ef_search": 64, "rescore_k": 200}, {"ef_search": 256, "rescore_k": 200}],
+               {"candidates": 4000, "rescore_k": 1500}, {"candidates": 8000, "rescore_k": 2000},
+               {"rescore": "none"}, {"threads": 1}],
+    "bin-f16": [{"candidates": 4000, "rescore_k": 1500}, {"candidates": 8000, "rescore_k": 2000}],
+    "ivf-i8": [{"nprobe": 16, "rescore_k": 200}, {"nprobe": 64, "rescore_k": 500}],
+    "hnsw-i8": [{"ef_search": 64, "rescore_k": 200}, {"ef_search": 256, "rescore_k": 500}],
 }
 BLOCK = 100_000
 

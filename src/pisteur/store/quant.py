@@ -103,7 +103,8 @@ def asymmetric_scores(codes: np.ndarray, query: np.ndarray, dims: int, *, block:
     """``q . s / sqrt(d)`` with ``s`` the +-1 code of each row: float query against binary codes."""
     q = np.asarray(query, np.float32).reshape(-1)
     out = np.empty(len(codes), np.float32)
-    w2, w0 = 2.0 * q / np.sqrt(dims), float(-q.sum() / np.sqrt(dims))
+    w2 = (2.0 * q / np.float32(np.sqrt(dims))).astype(np.float32)  # float32: no float64 upcast
+    w0 = float(-q.sum() / np.sqrt(dims))
     for i in range(0, len(codes), block):
         bits = np.unpackbits(np.asarray(codes[i : i + block], np.uint8), axis=1, count=dims)
         out[i : i + block] = matvec(bits.astype(np.float32), w2) + w0

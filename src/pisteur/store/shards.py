@@ -100,6 +100,20 @@ class BinaryShards:
                     j = min(hi, i + 262_144)
                     idx.add(np.ascontiguousarray(c[i - seg_bounds[s] : j - seg_bounds[s]], np.uint8))
             self.indexes.append(idx)
+        # zero-copy views of the codes faiss holds: candidates are re-read from RAM, not from the mmaps
+        width = (dims + 7) // 8
+        self.views = [faiss.rev_swig_ptr(ix.xb.data(), ix.ntotal * width).reshape(ix.ntotal, width)
+                      for ix in self.indexes]
+        self.starts = np.array([a for a, _ in self.ranges] + [n], np.int64)
+
+    def codes(self, rows: np.ndarray) -> np.ndarray:
+        """Packed codes of global ``rows`` (from the shards' memory)."""
+        out = np.empty((len(rows), (self.dims + 7) // 8), np.uint8)
+        shard = np.searchsorted(self.starts, rows, side="right") - 1
+        for s in np.unique(shard):
+            sel = np.flatnonzero(shard == s)
+            out[sel] = self.views[s][rows[sel] - self.starts[s]]
+        return out
 
     def nbytes(self) -> int:
         return self.n * self.dims // 8

@@ -1,7 +1,7 @@
 """Quantised vectors in append-only generation segments: float32/float16/int8/binary, exact or Hamming search.
 
 Manifest config (``vectors``): ``{"index": "auto"|"flat"|"binary", "precision": "float32"|"float16"|"int8"|
-"binary", "rescore": "int8"|"float16"|"float32"|"none", "candidates": 4000, "rescore_k": 800}``.
+"binary", "rescore": "int8"|"float16"|"float32"|"none", "candidates": 4000, "rescore_k": 1500}``.
 
 On disk (``<index>/vectors/``), per generation G (8 digits):
 
@@ -88,7 +88,7 @@ class QuantVectors:
     """The quantised vector layer (see module doc)."""
 
     def __init__(self, directory: Path, dims: int, generation: int, *, precision: str = "float32",
-                 search: str = "auto", rescore: str | None = None, rescore_k: int = 800,
+                 search: str = "auto", rescore: str | None = None, rescore_k: int = 1500,
                  candidates: int = 4000,
                  threads: int | None = None, **_: Any) -> None:
         if precision not in quant.PRECISIONS:
@@ -337,9 +337,10 @@ class QuantVectors:
 
     def _binary(self, q: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         # 1. Hamming top-C (sign bits of the uncentred query against centred codes), all shards in parallel
-        rows, _ = self.shards().search(quant.pack_bits(q[None, :])[0], max(self.candidates, k), mask)
-        # 2. asymmetric re-rank: float query . +-1 codes (bits are in RAM: cheap)
-        asym = quant.asymmetric_scores(self._gather(rows, "bits"), q, self.dims)
+        shards = self.shards()
+        rows, _ = shards.search(quant.pack_bits(q[None, :])[0], max(self.candidates, k), mask)
+        # 2. asymmetric re-rank: float query . +-1 codes (read from the shards' RAM: cheap)
+        asym = quant.asymmetric_scores(shards.codes(rows), q, self.dims)
         if not self.fine:
             return quant.top_k(self._ids[rows], asym, k)
         keep = quant.top_k(rows, asym, max(self.rescore_k, k))[0]
