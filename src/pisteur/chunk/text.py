@@ -85,41 +85,49 @@ def split_text(text: str, size: int, overlap: int, count: TokenCounter) -> list[
     chunks: list[str] = []
     cur: list[tuple[str, int]] = []
     cur_tokens = 0
+    fresh = 0  # units in ``cur`` not yet emitted (the overlap carried over is not fresh)
     for u, n in units:
         # per-unit counts include the model's 2 special tokens; subtract them when summing
         n_body = max(1, n - 2)
-        if cur and cur_tokens + n_body + 2 > size:
+        if cur and fresh and cur_tokens + n_body + 2 > size:
             chunks.append("".join(x for x, _ in cur).strip())
             keep: list[tuple[str, int]] = []
             kept = 0
             for x, m in reversed(cur):
-                if kept + m > overlap:
+                if kept + m + n_body + 2 > size or kept + m > overlap:
                     break
                 keep.insert(0, (x, m))
                 kept += m
-            cur, cur_tokens = keep, kept
+            cur, cur_tokens, fresh = keep, kept, 0
         cur.append((u, n_body))
         cur_tokens += n_body
-    if cur and "".join(x for x, _ in cur).strip():
-        tail = "".join(x for x, _ in cur).strip()
-        if not chunks or tail not in chunks[-1]:
-            chunks.append(tail)
+        fresh += 1
+    if fresh:
+        chunks.append("".join(x for x, _ in cur).strip())
     return [c for c in chunks if c]
 
 
 def chunk_segments(segments: Iterable[Segment], config: ChunkerConfig, count: TokenCounter) -> list[Chunk]:
+    """Chunks of every segment; a chunk cut from a long exchange reports only the lines and message uuids
+    it covers (from the reader's ``Segment.anchors``), not the whole exchange's."""
+    from pisteur.ingest.anchors import narrow_pieces
+
     out: list[Chunk] = []
     for seg in segments:
         pieces = split_text(seg.text, config.size, config.overlap, count)
-        for piece in pieces:
+        parts = narrow_pieces(seg, pieces) if len(pieces) > 1 and seg.anchors else [None] * len(pieces)
+        for piece, part in zip(pieces, parts, strict=True):
+            meta = dict(seg.meta)
+            if part is not None:
+                meta["uuids"] = part["uuids"]
             out.append(
                 Chunk(
                     text=piece,
                     kind=seg.kind,
-                    meta=dict(seg.meta),
+                    meta=meta,
                     ord=len(out),
-                    line_start=seg.line_start,
-                    line_end=seg.line_end,
+                    line_start=part["line_start"] if part else seg.line_start,
+                    line_end=part["line_end"] if part else seg.line_end,
                     byte_start=seg.byte_start,
                     byte_end=seg.byte_end,
                     tokens=count(piece) if len(pieces) > 1 else count(seg.text),
