@@ -179,3 +179,14 @@ def test_broken_user_dictionary_names_the_file(tmp_path):
     bad = _write(tmp_path / "bad.toml", '[synonyms]\n"rdv" = ["rendez-vous"\n')
     with pytest.raises(DictionaryError, match="bad.toml"):
         load_dictionaries([bad], user=False)
+
+
+def test_lexical_terms_keep_the_query_and_cap_expansions_by_weight(shipped):
+    exp = expand_query("insulte rdv", shipped)
+    assert len(exp.terms) > 40
+    capped = exp.lexical_terms(max_terms=20)
+    assert len(capped) == 20
+    assert [t for t, _ in capped[:2]] == [t for t, _, o in exp.terms if o == "query"]
+    weights = [w for _, w in capped[2:]]
+    assert weights == sorted(weights, reverse=True) and "rdv" in dict(capped)
+    assert len(exp.lexical_terms(None)) == len(exp.terms)

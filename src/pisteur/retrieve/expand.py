@@ -229,6 +229,15 @@ class Expansion:
     def expanded_terms(self) -> list[str]:
         return [t for t, _, o in self.terms if o != "query"]
 
+    def lexical_terms(self, max_terms: int | None = 64) -> list[tuple[str, float]]:
+        """(term, weight), the query's terms first, then expansions by decreasing weight, at most
+        ``max_terms``: a concept like "insulte" brings ~170 terms, and an FTS5 OR over all of them costs
+        ~35 ms at 10k chunks (2-core VM)."""
+        own = [(t, w) for t, w, o in self.terms if o == "query"]
+        exp = sorted(((t, w) for t, w, o in self.terms if o != "query"), key=lambda x: -x[1])
+        out = own + exp
+        return out if max_terms is None else out[: max(max_terms, len(own))]
+
     def dense_text(self, max_added: int = 8) -> str:
         """The query with its first expansions appended, for one dense embedding."""
         added: list[str] = []
