@@ -132,6 +132,13 @@ def test_user_dictionary_adds_and_merges(tmp_path):
     assert "rendez-vous" in added(expand_query("rencard", d))
 
 
+def test_expand_query_accepts_extra_dictionary_paths(tmp_path):
+    user = _write(tmp_path / "extra.toml", '[abbreviations]\n"QPV" = ["quartier prioritaire"]\n')
+    exp = expand_query("QPV", [user])
+    assert any(a["dictionary"] == "extra" for a in exp.applied)
+    assert "rdv" in added(expand_query("rendez-vous", [user]))  # shipped ones still there
+
+
 def test_user_dictionary_replace_disable_and_weight(tmp_path):
     user = _write(
         tmp_path / "override.toml",

@@ -274,9 +274,22 @@ class Expansion:
         }
 
 
-def expand_query(query: str, dictionaries: Dictionaries | None = None) -> Expansion:
-    """Analyse ``query`` and add the expansions of every dictionary form found in it."""
-    dicts = default_dictionaries() if dictionaries is None else dictionaries
+@lru_cache(maxsize=8)
+def _with_paths(user_dir: str, paths: tuple[str, ...]) -> Dictionaries:
+    return load_dictionaries(paths)
+
+
+def expand_query(query: str, dictionaries: Dictionaries | Sequence[str | Path] | None = None) -> Expansion:
+    """Analyse ``query`` and add the expansions of every dictionary form found in it.
+
+    ``dictionaries``: a loaded set, or extra dictionary files/folders merged over the shipped and user ones
+    (loaded once per list), or None for the shipped and user dictionaries."""
+    if dictionaries is None:
+        dicts = default_dictionaries()
+    elif isinstance(dictionaries, Dictionaries):
+        dicts = dictionaries
+    else:
+        dicts = _with_paths(str(user_dictionary_dir()), tuple(str(p) for p in dictionaries))
     # Original terms weigh 1.0; parts of a compound ("rend" of "rendez-vous", "py" of "base.py"), the words
     # of a matched multi-word form ("mort", "rire" of "mort de rire") and matched concept words weigh
     # PHRASE_TERM_FACTOR: each is only partial evidence, and an abbreviation of the whole ("mdr") must not
