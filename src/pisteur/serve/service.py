@@ -246,7 +246,7 @@ class Service:
         hits.sort(key=lambda h: (h.meta.get("ord", 0), h.id))
         pages = _paginate(hits, int(id), page_chars)
         if q:
-            terms = query_terms(q)
+            terms = query_terms(q, _expansions_of(q))
             for p in pages[min(max(0, int(page)), len(pages) - 1)]:
                 p.highlights = spans(p.text, terms)
         page = max(0, int(page))
@@ -322,6 +322,17 @@ class Service:
                  [({}, s.get("last_duration_s") or 0.0)]),
             ]
         return out
+
+
+def _expansions_of(query: str) -> list[Any]:
+    """The dictionary expansions of a query (to highlight "rdv" in context for "rendez-vous")."""
+    try:
+        from pisteur.retrieve.expand import expand_query
+
+        exp = expand_query(query)
+    except Exception:  # expansion is optional for highlighting
+        return []
+    return list(getattr(exp, "applied", []) or []) if exp is not None else []
 
 
 def _paginate(hits: list[Any], target: int, page_chars: int) -> list[list[Passage]]:

@@ -80,10 +80,13 @@ function explainBlock(h, resp) {
   const add = (k, v) => { box.appendChild(el("dt", null, k)); box.appendChild(el("dd", null, v)); };
   const ex = h.explain || {};
   const stageNames = { dense: "sémantique (vecteurs)", lexical: "lexical (BM25)", sparse: "termes pondérés",
-    fused: "fusion", rerank: "reclassement" };
+    fused: "fusion", rerank: "reclassement", expansion: "lexical (expansions)",
+    expansions: "expansions qui ont joué" };
   for (const [k, v] of Object.entries(ex)) {
     let txt;
-    if (v && typeof v === "object") {
+    if (Array.isArray(v)) {
+      txt = v.map((x) => (typeof x === "string" ? x : fmtExpansion(x))).join(" ; ");
+    } else if (v && typeof v === "object") {
       txt = Object.entries(v).map(([a, b]) => a + " " + (typeof b === "number" ? +b.toFixed(4) : JSON.stringify(b))).join(", ");
     } else {
       txt = typeof v === "number" ? String(+v.toFixed(4)) : JSON.stringify(v);
