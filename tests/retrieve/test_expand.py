@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,11 @@ def test_default_user_location_is_read(tmp_path, monkeypatch):
     monkeypatch.setenv("PISTEUR_DICTIONARIES", str(udir))
     exp = expand_query("ZZQ", default_dictionaries())
     assert any(a["dictionary"] == "x" and a["to"] == ["zone de quarantaine"] for a in exp.applied)
+    # an edit is picked up without restarting (long-lived MCP/HTTP servers)
+    _write(udir / "x.toml", '[abbreviations]\n"ZZQ" = ["zone de quiétude"]\n')
+    os.utime(udir / "x.toml", ns=(10**18, 10**18))
+    exp = expand_query("ZZQ")
+    assert [a["to"] for a in exp.applied] == [["zone de quiétude"]]
     monkeypatch.setenv("PISTEUR_DICTIONARIES", str(tmp_path / "none"))
     assert expand_query("ZZQ", default_dictionaries()).applied == []
 

@@ -196,13 +196,21 @@ def load_dictionaries(
 
 
 @lru_cache(maxsize=4)
-def _default(user_dir: str) -> Dictionaries:
+def _default(user_dir: str, stamp: tuple[tuple[str, int], ...]) -> Dictionaries:
     return load_dictionaries()
 
 
+def _stamp(folder: Path) -> tuple[tuple[str, int], ...]:
+    try:
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.toml")))
+    except OSError:
+        return ()
+
+
 def default_dictionaries() -> Dictionaries:
-    """Shipped + user dictionaries, loaded once per user folder."""
-    return _default(str(user_dictionary_dir()))
+    """Shipped + user dictionaries, reloaded when a file of the user folder changes (long-lived servers)."""
+    udir = user_dictionary_dir()
+    return _default(str(udir), _stamp(udir))
 
 
 @dataclass
@@ -275,7 +283,7 @@ class Expansion:
 
 
 @lru_cache(maxsize=8)
-def _with_paths(user_dir: str, paths: tuple[str, ...]) -> Dictionaries:
+def _with_paths(user_dir: str, stamp: tuple[tuple[str, int], ...], paths: tuple[str, ...]) -> Dictionaries:
     return load_dictionaries(paths)
 
 
@@ -289,7 +297,8 @@ def expand_query(query: str, dictionaries: Dictionaries | Sequence[str | Path] |
     elif isinstance(dictionaries, Dictionaries):
         dicts = dictionaries
     else:
-        dicts = _with_paths(str(user_dictionary_dir()), tuple(str(p) for p in dictionaries))
+        udir = user_dictionary_dir()
+        dicts = _with_paths(str(udir), _stamp(udir), tuple(str(p) for p in dictionaries))
     # Original terms weigh 1.0; parts of a compound ("rend" of "rendez-vous", "py" of "base.py"), the words
     # of a matched multi-word form ("mort", "rire" of "mort de rire") and matched concept words weigh
     # PHRASE_TERM_FACTOR: each is only partial evidence, and an abbreviation of the whole ("mdr") must not
