@@ -50,8 +50,10 @@ def test_tools_in_process(service):
             r = _structured(await c.call_tool("search", {"query": "rendez-vous devant la gare", "k": 3}))
             assert r["origin"] == "pisteur" and r["hits"][0]["source"].endswith("rendez-vous.md")
             hit = r["hits"][0]
-            assert {"id", "score", "kind", "snippet", "session_id", "ts_first"} <= set(hit)
-            assert "explain" not in hit or hit["explain"] is None  # compact by default
+            assert {"id", "score", "kind", "snippet", "session_id", "ts", "lines", "source"} <= set(hit)
+            assert hit["explain"] is None and "highlights" not in hit  # compact by default
+            ex = _structured(await c.call_tool("search", {"query": "rendez-vous devant la gare", "explain": True}))
+            assert ex["hits"][0]["explain"] and ex["expansions"]
             rd = _structured(await c.call_tool("read", {"id": hit["id"], "after": 1}))
             assert rd["passages"][0]["is_hit"] and "gare" in rd["passages"][0]["text"]
             st = _structured(await c.call_tool("status", {}))

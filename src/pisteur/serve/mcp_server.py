@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from pisteur.serve.models import ReadResponse, SearchFilters, SearchResponse, StatusResponse
+from pisteur.serve.models import CompactSearchResponse, ReadResponse, SearchFilters, StatusResponse
 from pisteur.serve.service import NoIndex, NotFound, Service
 
 log = logging.getLogger("pisteur.serve.mcp")
@@ -67,11 +67,12 @@ def build_server(service: Service) -> Any:
             Field(description="restrict to kinds: exchange, summary, tool_result, thinking, document, message"),
         ] = None,
         explain: Annotated[bool, Field(description="include per-hit scoring details")] = False,
-    ) -> SearchResponse:
+    ) -> CompactSearchResponse:
         filters = SearchFilters(project=project, session=session, date_from=date_from, date_to=date_to,
                                 kind=kind)
         try:
-            return service.search(query, k, filters, via="mcp", explain=explain)
+            full = service.search(query, k, filters, via="mcp", explain=explain)
+            return CompactSearchResponse.from_full(full, explain)
         except (NoIndex, ValueError) as exc:
             raise ToolError(str(exc)) from exc
 

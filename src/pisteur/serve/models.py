@@ -60,6 +60,45 @@ class SearchResponse(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
+class CompactHit(BaseModel):
+    """A hit as the MCP `search` tool returns it: what a model needs to decide what to `read`."""
+
+    id: int = Field(description="chunk id: pass it to `read`")
+    score: float
+    kind: str
+    source: str
+    session_id: str | None = None
+    project: str | None = None
+    ts: str | None = Field(None, description="timestamp of the first message")
+    lines: str | None = Field(None, description="line range in the source file")
+    title: str | None = None
+    snippet: str
+    explain: dict[str, Any] | None = None
+
+
+class CompactSearchResponse(BaseModel):
+    origin: Literal["pisteur"] = ORIGIN
+    query: str
+    hits: list[CompactHit]
+    took_ms: float
+    cached: bool = False
+    expansions: list[Any] | None = None
+
+    @classmethod
+    def from_full(cls, r: SearchResponse, explain: bool = False) -> CompactSearchResponse:
+        hits = [
+            CompactHit(
+                id=h.id, score=round(h.score, 4), kind=h.kind, source=h.source, session_id=h.session_id,
+                project=h.project, ts=h.ts_first, title=h.title, snippet=h.snippet,
+                lines=(f"{h.line_start}-{h.line_end}" if h.line_start is not None else None),
+                explain=h.explain if explain else None,
+            )
+            for h in r.hits
+        ]
+        return cls(query=r.query, hits=hits, took_ms=r.took_ms, cached=r.cached,
+                   expansions=r.expansions if explain and r.expansions else None)
+
+
 class Passage(BaseModel):
     id: int
     kind: str
