@@ -4,6 +4,7 @@ chunks, plus the measurement behind the semantic cache's near-duplicate threshol
     nice python bench/serve_latency.py build --index /tmp/bench-serve/index      # 10k-chunk index
     nice python bench/serve_latency.py run --index /tmp/bench-serve/index -n 200  # latencies
     nice python bench/serve_latency.py cache-threshold                            # e5 cosine study
+    nice python bench/serve_latency.py live                                       # append -> searchable
 
 The 10k index: the 1,518 PIAF dev passages (French Wikipedia, /work/shared/eval/piaf-dev) with their real
 e5 vectors (from the embedding cache, $PISTEUR_CACHE/embeddings: no re-embedding; ``--model use`` for
@@ -206,6 +207,55 @@ def run_stdio(index: Path, queries: list[str], warmup: list[str]) -> dict[str, A
     return out
 
 
+# -- live freshness ------------------------------------------------------------------------------------
+def live_freshness(rounds: int = 5, interval: float = 2.0) -> dict[str, Any]:
+    """Seconds from appending an exchange to a Claude Code session file to finding it by search, with the
+    real e5 model and the default 2 s polling, while the server's live indexer runs."""
+    import tempfile
+
+    from pisteur.serve.service import Service
+
+    def line(kind: str, text: str, n: int) -> str:
+        msg: dict[str, Any] = {"role": kind, "content": text}
+        if kind == "assistant":
+            msg = {"role": "assistant", "id": f"m{n}", "model": "x", "content": [{"type": "text", "text": text}]}
+        return json.dumps({"type": kind, "uuid": f"u{n}", "sessionId": "bench", "cwd": "/home/dev/p",
+                           "timestamp": f"2026-11-22T10:{n:02d}:00Z", "message": msg}, ensure_ascii=False) + "\n"
+
+    tmp = Path(tempfile.mkdtemp())
+    sess = tmp / "projects" / "-home-dev-p" / "bench.jsonl"
+    sess.parent.mkdir(parents=True)
+    sess.write_text(line("user", "Comment configurer le proxy nginx ?", 0) + line("assistant", "Avec proxy_pass.", 1))
+    svc = Service(tmp / "index", live=True, sources=[tmp / "projects"], live_interval=interval)
+    svc.start(warm=False)
+    words = ["zanzibar", "quokka", "ornithorynque", "kinkajou", "axolotl", "pangolin", "okapi", "tamanoir"]
+    times = []
+    try:
+        t0 = time.monotonic()
+        while not svc.status().ready or svc.live.state()["runs"] < 1:
+            time.sleep(0.2)
+            if time.monotonic() - t0 > 300:
+                raise RuntimeError("first pass did not finish")
+        for r in range(rounds):
+            w = words[r % len(words)]
+            with sess.open("a", encoding="utf-8") as f:
+                f.write(line("user", f"Le certificat TLS du serveur {w} expire demain, que faire ?", 10 + 2 * r))
+                f.write(line("assistant", f"Renouvelle le certificat de {w} avec certbot renew.", 11 + 2 * r))
+            t = time.monotonic()
+            while True:
+                hits = svc.search(f"certificat TLS {w}", 3).hits
+                if any(w in svc.read(h.id).passages[0].text for h in hits):
+                    break
+                if time.monotonic() - t > 120:
+                    raise RuntimeError("not found after 120 s")
+                time.sleep(0.05)
+            times.append(round(time.monotonic() - t, 2))
+    finally:
+        svc.close()
+    return {"interval_s": interval, "seconds_to_searchable": times, "max_s": max(times),
+            "mean_s": round(statistics.fmean(times), 2)}
+
+
 # -- cache threshold -----------------------------------------------------------------------------------
 NEAR = [  # same need, written differently: a cached answer is right
     ("où a-t-on corrigé le bug de migration ?", "ou a t on corrige le bug de migration"),
@@ -294,6 +344,8 @@ def main() -> None:
     r.add_argument("-n", type=int, default=200)
     r.add_argument("--only", choices=["stdio", "http"], default=None)
     sub.add_parser("cache-threshold")
+    lv = sub.add_parser("live")
+    lv.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
     if a.cmd == "build":
         build(a.index, a.chunks, model=a.model)
@@ -311,6 +363,8 @@ def main() -> None:
         if a.only in (None, "http"):
             res.update(run_http(a.index, set_a, warm, set_b))
         print(json.dumps(res, indent=2, ensure_ascii=False))
+    elif a.cmd == "live":
+        print(json.dumps(live_freshness(a.rounds), indent=2))
     else:
         print(json.dumps(cache_threshold(), indent=2, ensure_ascii=False))
 
