@@ -8,6 +8,10 @@ over ``analyze`` terms — the same terms the index stores — used only to tune
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: see src/pisteur/__init__.py
+
 import math
 from collections import Counter, defaultdict
 from pathlib import Path

@@ -10,6 +10,10 @@ through the product store. Queries are piaf-dev questions; each search embeds it
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: see src/pisteur/__init__.py
+
 import argparse
 import json
 import statistics
