@@ -11,7 +11,8 @@ Precisions of a stored vector (vectors are L2-normalised float32 on the way in):
   ``h`` over ``d`` bits maps to an approximate cosine ``cos(pi * h / d)`` (random-hyperplane estimate).
   Real embeddings share a large common direction (random pairs of e5 passages have cosine ~0.5), so the
   stored bits are the signs of ``x - mean`` (the per-dimension mean of the calibration sample): centred bits
-  carry information on every dimension. Ranking by ``q . (x - mean)`` is ranking by ``q . x``. Candidates
+  carry information on every dimension; the query is centred the same way before its signs are taken
+  (measured on real e5 vectors: much better candidates than raw query signs). Candidates
   are then re-ranked *asymmetrically*: the float query against the +-1 code (``asymmetric_scores``), which
   is much closer to the true order than the Hamming distance, before the fine rescoring.
 
