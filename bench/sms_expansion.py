@@ -14,6 +14,7 @@ split: it mines raw → norm variants (token alignment) on one half, builds a di
 and measures on the other half's targets (both ways round).
 
     python bench/sms_expansion.py /work/shared/eval/sms-dev [--k 20] [--mine] [--concepts]
+    python bench/sms_expansion.py - --analysis /work/shared/eval/piaf-dev
 
 ``--concepts`` measures concept queries ("insulte", "menace de mort"): how many of the top 10 are real
 insults/threats among hand-written chat lines mixed into the SMS, next to lines that only talk about them.
@@ -225,6 +226,67 @@ def concept_bench(pairs: Sequence[dict[str, str]], dicts: Dictionaries) -> None:
         print(f"| {q} | {row[0]}/10 | {row[1]}/10 | {row[2]}/10 |")
 
 
+def analysis_ablation(piaf: Path) -> None:
+    """BM25 nDCG@10 on a BEIR folder (piaf-dev) with the shipped analyser and with variants of it, on the
+    queries as written and with their accents stripped (as typed on a phone or a US keyboard)."""
+    import functools
+    import unicodedata
+
+    import Stemmer
+
+    from pisteur.retrieve import analysis as a
+
+    corpus = [json.loads(line) for line in (piaf / "corpus.jsonl").open(encoding="utf-8")]
+    queries = [json.loads(line) for line in (piaf / "queries.jsonl").open(encoding="utf-8")]
+    qrels: dict[str, set[str]] = defaultdict(set)
+    for line in list((piaf / "qrels.tsv").open(encoding="utf-8"))[1:]:
+        q, d, _ = line.rstrip("\n").split("\t")
+        qrels[q].add(d)
+    ids = [c.get("_id", c.get("id")) for c in corpus]
+    snowball = Stemmer.Stemmer("french")
+    shipped_term = a._plain_term
+
+    @functools.cache
+    def stem_first(piece: str, keep_stop: bool) -> str | None:  # Snowball on the accented word, then fold
+        f = a.fold(piece)
+        if f.isdigit() or len(f) < 2 or (not keep_stop and f in a.STOP_WORDS):
+            return f if f.isdigit() else None
+        return a.fold(snowball.stemWord(piece.lower()))
+
+    @functools.cache
+    def no_stem(piece: str, keep_stop: bool) -> str | None:
+        f = a.fold(piece)
+        if f.isdigit():
+            return f
+        return None if len(f) < 2 or (not keep_stop and f in a.STOP_WORDS) else f
+
+    def strip(t: str) -> str:
+        return "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+
+    print("| analyser | nDCG@10, queries as written | nDCG@10, queries without accents |\n|---|---|---|")
+    for name, term in (("shipped: fold, then stem", shipped_term), ("stem, then fold", stem_first),
+                       ("no stemming", no_stem)):
+        a._plain_term = term
+        a._analyze_token.cache_clear()
+        index = BM25([a.analyze(f"{c.get('title', '')} {c['text']}") for c in corpus])
+        row = []
+        for accents in (True, False):
+            total = n = 0.0
+            for q in queries:
+                rel = qrels.get(q.get("_id", q.get("id")))
+                if not rel:
+                    continue
+                text = q["text"] if accents else strip(q["text"])
+                top = [ids[i] for i in index.rank(dict.fromkeys(a.analyze_query(text), 1.0))[:10]]
+                dcg = sum(1 / math.log2(r + 2) for r, d in enumerate(top) if d in rel)
+                total += dcg / sum(1 / math.log2(r + 2) for r in range(min(10, len(rel))))
+                n += 1
+            row.append(f"{total / n:.4f}")
+        print(f"| {name} | {row[0]} | {row[1]} |")
+    a._plain_term = shipped_term
+    a._analyze_token.cache_clear()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path)
@@ -232,7 +294,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--mine", action="store_true", help="print mined raw -> norm variants and exit")
     ap.add_argument("--concepts", action="store_true", help="run the concept bench (insults/threats) and exit")
+    ap.add_argument("--analysis", type=Path, metavar="BEIR_DIR",
+                    help="ablation of the French analyser (fold/stem order) with BM25 on a BEIR folder, and exit")
     args = ap.parse_args()
+    if args.analysis:
+        analysis_ablation(args.analysis)
+        return
     pairs = load_pairs(args.folder)
     if args.mine:
         for (raw, norm), n in mine(pairs).most_common():

@@ -86,6 +86,11 @@ def test_quoted_error_message_is_findable_by_its_words():
     assert "modulenotfounderror" in doc and "foo_bar" in doc
 
 
+def test_english_plurals_stem_like_their_singular():
+    for one, many in [("commit", "commits"), ("server", "servers"), ("container", "containers"), ("test", "tests")]:
+        assert analyze(one) == analyze(many), one
+
+
 def test_english_code_words_are_not_destroyed():
     terms = analyze("running tests failed with errors in function")
     assert "running" in terms and "error" in terms and "test" in terms
