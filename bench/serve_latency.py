@@ -155,6 +155,7 @@ def run_http(index: Path, queries: list[str], warmup: list[str], mcp_queries: li
                 out[f"http_{label}"] = summary(lat)
                 out[f"http_{label}_server"] = summary(server)
             out["server_stage_p50_ms (http misses)"] = {k: round(_pct(v, 0.5), 2) for k, v in breakdown.items()}
+            out["server_cpu_ms (http misses)"] = summary(breakdown.get("cpu", [0.0]))
 
         async def mcp_http() -> None:
             async with Client(f"{base}/mcp") as mc:

@@ -164,7 +164,7 @@ class Service:
     ) -> SearchResponse:
         from pisteur.store.base import Filters
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         query = query.strip()
         if not query:
             raise ValueError("empty query")
@@ -208,6 +208,8 @@ class Service:
         else:
             resp.timings_ms = {}
         resp.timings_ms["render"] = round((time.perf_counter() - t_render) * 1000, 3)
+        # CPU time of this thread: what the search costs on an idle core, whatever the machine's load
+        resp.timings_ms["cpu"] = round((time.thread_time() - c0) * 1000, 3)
         resp.took_ms = round(took * 1000, 3)
         self.metrics.observe_search(took, via=via, cached=cached)
         return resp
