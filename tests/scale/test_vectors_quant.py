@@ -235,3 +235,17 @@ def test_faiss_ann_generations_deletions_filters(tmp_path: Path, kind: str, monk
     monkeypatch.setattr(vf, "EXACT_SUBSET_MAX", 0)  # through the faiss IDSelector
     got = at2.search(x[12], 10, allowed)[0]
     assert got[0] == 12 and set(got.tolist()) <= set(allowed.tolist())
+
+
+def test_ids_out_of_order(tmp_path: Path) -> None:
+    x = clustered(300, 12)
+    ids = np.random.default_rng(0).permutation(np.arange(1000, 1300)).astype(np.int64)
+    idx = vq.QuantVectors(tmp_path, D, 0, precision="int8", search="binary")
+    idx.add(ids, x)
+    idx.flush(1)
+    idx.remove(ids[[7]])
+    idx.flush(2)
+    assert idx.search(x[3], 1)[0][0] == ids[3]
+    np.testing.assert_allclose(idx.reconstruct(ids[[5, 2]]), x[[5, 2]], atol=0.02)
+    got, _ = idx.search(x[9], 5, np.sort(ids[[9, 7, 11]]))
+    assert sorted(got.tolist()) == sorted([ids[9], ids[11]])

@@ -148,8 +148,12 @@ class QuantVectors:
         self._offsets = np.cumsum([0] + [len(i) for i in self._seg_ids]).astype(np.int64)
         self._alive = ~np.isin(self._ids, self._removed) if len(self._removed) else np.ones(len(self._ids), bool)
         self._n_dead = int(len(self._ids) - np.count_nonzero(self._alive))
-        self._order = np.argsort(self._ids, kind="stable")
-        self._sorted_ids = self._ids[self._order]
+        if len(self._ids) < 2 or bool(np.all(self._ids[1:] > self._ids[:-1])):
+            self._order = None  # ids append in increasing order: no permutation to keep (80 MB at 10M)
+            self._sorted_ids = self._ids
+        else:
+            self._order = np.argsort(self._ids, kind="stable")
+            self._sorted_ids = self._ids[self._order]
 
     # -- writing ---------------------------------------------------------------------------------
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -262,7 +266,8 @@ class QuantVectors:
         if not len(self._sorted_ids) or not len(ids):
             return np.zeros(0, np.int64)
         pos = np.clip(np.searchsorted(self._sorted_ids, ids), 0, len(self._sorted_ids) - 1)
-        rows = self._order[pos[self._sorted_ids[pos] == ids]]
+        pos = pos[self._sorted_ids[pos] == ids]
+        rows = pos if self._order is None else self._order[pos]
         return rows[self._alive[rows]]
 
     def _segment_of(self, rows: np.ndarray) -> np.ndarray:
@@ -337,6 +342,9 @@ class QuantVectors:
     def shards(self) -> BinaryShards:
         if self._shards is None:
             self._shards = BinaryShards(self._seg_bits, self.dims, self.threads)
+            # the shards hold the bits now: re-map the files so the pages read while building are released
+            self._seg_bits = [np.load(p, mmap_mode="r") if isinstance(b, np.memmap) and (p := b.filename)
+                              else b for b in self._seg_bits]
         return self._shards
 
     def _binary(self, q: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -361,7 +369,7 @@ class QuantVectors:
         if not len(self._sorted_ids):
             raise KeyError("some ids have no stored vector")
         pos = np.clip(np.searchsorted(self._sorted_ids, ids), 0, len(self._sorted_ids) - 1)
-        rows = self._order[pos]
+        rows = pos if self._order is None else self._order[pos]
         if np.any(self._sorted_ids[pos] != ids) or not np.all(self._alive[rows]):
             raise KeyError("some ids have no stored vector")
         if self.fine is None:
