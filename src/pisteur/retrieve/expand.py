@@ -107,8 +107,8 @@ class Dictionaries:
 
     def _add(self, form: str, targets: Sequence[str], dictionary: str, weight: float, kind: str) -> None:
         k = _key(form)
-        if not k or len(k) > MAX_KEY_LEN:
-            return
+        if not k or len(k) > MAX_KEY_LEN or (len(k) == 1 and len(k[0]) < 2):
+            return  # empty, too long, or one letter ("a+" → "a", "n°" → "n"): would fire on every "à"
         self.max_len = max(self.max_len, len(k))
         rules = self.index.setdefault(k, [])
         seen = {(r.target, r.dictionary) for r in rules}
