@@ -77,6 +77,11 @@ def test_concepts_expand_one_way(shipped):
 def test_concept_and_multi_word_query_words_count_as_partial_evidence(shipped):
     # the user of "menace" wants threats, not messages about threats: the concept word itself weighs less
     assert expand_query("menace", shipped).term_weights()[analyze("menace")[0]] == 0.5
+    w = expand_query("menace de mort contre le voisin", shipped).term_weights()
+    assert w["menac"] == w["mort"] == 0.5 and w["voisin"] == 1.0
+    # concept instances are not used as dense rewrites inside a longer query
+    assert expand_query("nique la police", shipped).dense_queries() == ["nique la police"]
+    assert "connard" in expand_query("insulte", shipped).dense_queries(max_queries=200)
     w = expand_query("mort de rire", shipped).term_weights()
     assert w["mort"] == 0.5 and w["mdr"] == 0.8
     # a word outside the matched form keeps its weight

@@ -318,6 +318,8 @@ def expand_query(query: str, dictionaries: Dictionaries | Sequence[str | Path] |
     phrases: dict[str, Phrase] = {}
     applied: list[dict[str, Any]] = []
     spans: list[tuple[int, int, list[str]]] = []
+    seen_applied: set[tuple[str, str]] = set()
+    covered: list[tuple[int, int]] = []  # char spans of every matched form
     i = 0
     while i < len(keys):
         for n in range(min(dicts.max_len, len(keys) - i), 0, -1):
@@ -352,17 +354,19 @@ def expand_query(query: str, dictionaries: Dictionaries | Sequence[str | Path] |
                 phrases[r.target] = Phrase(r.target, analyze(r.target), r.weight, r.dictionary)
         original = text[spans_[i][1] : spans_[i + n - 1][2]]
         for name, targets in by_dict.items():
-            applied.append({"from": original, "form": form[name], "to": targets, "dictionary": name})
-        spans.append((spans_[i][1], spans_[i + n - 1][2], [r.target for r in rules]))
+            if (matched, name) not in seen_applied:
+                seen_applied.add((matched, name))
+                applied.append({"from": original, "form": form[name], "to": targets, "dictionary": name})
+        # Dense rewrites: paraphrases only; a concept's instances replace the words only when the concept is
+        # the whole query ("insulte" → "connard", but not "nique la police" → "nique la flic").
+        covered.append((spans_[i][1], spans_[i + n - 1][2]))
+        rewrites = [r.target for r in rules if r.kind != "concepts" or n == len(keys)]
+        if rewrites:
+            spans.append((spans_[i][1], spans_[i + n - 1][2], rewrites))
         i += n
     # words of the query outside every matched multi-word form keep their own weight
-    covered = [False] * len(surface)
-    for start, end, _ in spans:
-        for j, (_, a, b) in enumerate(spans_):
-            if a >= start and b <= end:
-                covered[j] = True
-    for j, (_, a, b) in enumerate(spans_):
-        if not covered[j]:
+    for _, a, b in spans_:
+        if not any(a >= start and b <= end for start, end in covered):
             outside.update(analyze_heads(text[a:b]))
     for t in partial - outside:
         if weights.get(t, (0.0, ""))[1] == "query":
