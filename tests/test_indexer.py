@@ -179,3 +179,23 @@ def test_unchanged_run_does_not_load_the_model(tmp_path, corpus, monkeypatch):
     (corpus / "nouveau.txt").write_text("un fichier de plus", encoding="utf-8")
     with pytest.raises(AssertionError, match="model loaded"):
         index_paths(idx, [corpus])  # now the model is needed, and loaded lazily
+
+
+def test_analyzer_change_reanalyses_terms_without_reembedding(tmp_path, corpus, monkeypatch):
+    from pisteur.store.local import LocalStore
+
+    idx = tmp_path / "idx"
+    _run(idx, corpus)
+    store = LocalStore(idx, readonly=False)
+    with store.writer() as w:  # simulate an index written by an older analyser: stale terms, old version
+        store.con.execute("UPDATE chunks_fts SET terms = 'zzz'")
+        w.set_manifest({**store.manifest(), "analyzer_version": "old"})
+    emb = HashEmbedder()
+    rep = _run(idx, corpus, emb)
+    assert rep.unchanged == 3 and emb.embedded == 0
+    from pisteur.retrieve.analysis import ANALYZER_VERSION, analyze_query
+
+    reader = open_store(idx)
+    assert reader.manifest()["analyzer_version"] == ANALYZER_VERSION
+    assert reader.lexical_search(analyze_query("garde à vue"), 5)
+    assert reader.lexical_search(["zzz"], 5) == []

@@ -23,6 +23,7 @@ import numpy as np
 from pisteur import ingest
 from pisteur.chunk import ChunkerConfig, chunk_segments
 from pisteur.embed import Embedder, load_embedder, resolve_spec
+from pisteur.retrieve.analysis import ANALYZER_VERSION
 from pisteur.store import manifest as mf
 from pisteur.store.base import SourceState
 from pisteur.store.local import LocalStore
@@ -76,6 +77,7 @@ def wanted_manifest(embedder: Embedder, chunker: ChunkerConfig, vectors: dict[st
         "chunker": chunker.to_manifest(),
         "vectors": vectors,
         "reader_version": getattr(ingest, "READER_VERSION", 0),
+        "analyzer_version": ANALYZER_VERSION,
     }
 
 
@@ -207,7 +209,10 @@ def index_paths(
                   if not keep}
 
     with store.writer() as w:
-        if not existing or existing.get("reader_version") != reader_version:
+        if existing and existing.get("analyzer_version") != ANALYZER_VERSION:
+            n = w.reanalyze()  # lexical terms only: no re-embedding needed
+            notify("reanalyzed", chunks=n)
+        if not existing or any(existing.get(k) != want[k] for k in ("reader_version", "analyzer_version")):
             w.set_manifest({**existing, **want})
             store._vec = None
             store.refresh()

@@ -343,6 +343,19 @@ class StoreWriter:
         self.pending += len(chunks)
         self.dirty = True
 
+    def reanalyze(self) -> int:
+        """Rebuild the lexical terms of every chunk (after an analyser change); vectors are untouched."""
+        from pisteur.retrieve.analysis import analyze
+
+        con = self.store.con
+        con.execute("DELETE FROM chunks_fts")
+        n = 0
+        for cid, text in con.execute("SELECT id, text FROM chunks ORDER BY id").fetchall():
+            con.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (cid, " ".join(analyze(text))))
+            n += 1
+        self.dirty = True
+        return n
+
     def delete_source(self, path: str) -> int:
         sid = self._source_id(path)
         if sid is None:
