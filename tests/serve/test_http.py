@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,25 @@ def test_web_page_is_served(client):
     js = client.get("/static/app.js")
     assert js.status_code == 200 and "textContent" in js.text
     assert "innerHTML" not in js.text.replace("never innerHTML", "")  # hits are inserted as text only
+
+
+def test_unloadable_model_gives_503(tmp_path):
+    """An index whose model cannot be loaded in this process (here: a test-only backend unknown to it) is
+    reported, not a crash."""
+    import shutil
+
+    from pisteur.indexer import index_paths
+    from pisteur.serve.service import Service
+
+    from .conftest import DOCS
+
+    shutil.copytree(DOCS, tmp_path / "d")
+    index_paths(tmp_path / "i", [tmp_path / "d"], model="test-hash:x")
+    manifest = tmp_path / "i" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace("test-hash:x", "no-such-backend:x"))
+    with TestClient(create_app(Service(tmp_path / "i"), mcp=False)) as c:
+        r = c.get("/api/search", params={"q": "pain"})
+        assert r.status_code == 503 and "model" in r.json()["detail"]
 
 
 def test_no_index_gives_503(tmp_path):
@@ -119,3 +139,51 @@ def test_request_size_limit(service):
         assert r2.status_code == 413
         ok = c.post("/api/search", json={"q": "pain"})
         assert ok.status_code == 200
+
+
+def test_serve_cli_subprocess(docs_index):
+    """`pisteur serve` as users start it: page, API and MCP endpoint answer on the chosen port."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tests = str(Path(__file__).parent.parent)
+    code = f"import sys; sys.path.insert(0, {tests!r}); import helpers; from pisteur.cli import main; main()"
+    proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--index", str(docs_index), "--no-live",
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        t0 = time.monotonic()
+        while True:
+            try:
+                st = httpx.get(base + "/api/status", timeout=5).json()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() - t0 > 60 or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert st["ready"] and st["chunks"] == 4
+        r = httpx.get(base + "/api/search", params={"q": "farine de seigle"}).json()
+        assert r["hits"][0]["source"].endswith("boulangerie.md")
+        assert "search-form" in httpx.get(base + "/").text
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+        m = httpx.post(base + "/mcp", json=init,
+                       headers={"accept": "application/json, text/event-stream"})
+        assert m.status_code == 200 and "pisteur" in m.text
+    except Exception:
+        proc.terminate()
+        print(proc.communicate(timeout=20)[1].decode()[-3000:])
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(20)

@@ -43,6 +43,10 @@ class NotFound(KeyError):
     pass
 
 
+class ModelUnavailable(NoIndex):
+    """The index's query model cannot be loaded (missing extra, unknown backend, server down...)."""
+
+
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[None]:
     """Send Python-level prints (libraries loading models...) to stderr: stdout may be the MCP wire."""
@@ -148,7 +152,10 @@ class Service:
             with stdout_to_stderr():
                 from pisteur.indexer import embedder_for
 
-                self._embedder = MemoEmbedder(embedder_for(store))
+                try:
+                    self._embedder = MemoEmbedder(embedder_for(store))
+                except Exception as exc:
+                    raise ModelUnavailable(f"cannot load the index's model: {exc}") from exc
         return self._embedder
 
     # -- search ----------------------------------------------------------------------------------
