@@ -83,10 +83,9 @@ def wanted_manifest(embedder: Embedder, chunker: ChunkerConfig, vectors: dict[st
 
 def embedder_for(store: LocalStore, **overrides: Any) -> Embedder:
     """The embedder that produced an index's vectors (to embed queries the same way)."""
-    model = store.manifest().get("model") or {}
-    if not model.get("spec"):
-        raise RuntimeError(f"index {store.dir} has no model yet: run `pisteur index` first")
-    return load_embedder(model["spec"], **{**model.get("options", {}), **overrides})
+    from pisteur.embed import embedder_for_manifest
+
+    return embedder_for_manifest(store.manifest(), **overrides)
 
 
 def _in_scope(path: str, roots: Sequence[Path]) -> bool:

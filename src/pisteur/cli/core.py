@@ -111,7 +111,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
-    from pisteur.indexer import embedder_for
+    from pisteur.embed import EmbedderError, embedder_for_manifest
     from pisteur.retrieve.pipeline import search as run_search
     from pisteur.store import Filters, open_store
 
@@ -129,7 +129,10 @@ def search(
         options["expand"] = False
     if no_rerank:
         options["rerank"] = False
-    embedder = embedder_for(store, workers=1)
+    try:
+        embedder = embedder_for_manifest(store.manifest(), workers=1)
+    except EmbedderError as exc:
+        _fail(str(exc))
     result = run_search(store, embedder, query, k=k, filters=filters, **options)
     if as_json:
         out = sys.stdout

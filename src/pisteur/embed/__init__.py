@@ -11,7 +11,18 @@ from pisteur.embed.base import (
     resolve_spec,
 )
 
+
+
+def embedder_for_manifest(manifest: dict, **overrides: object) -> Embedder:
+    """The embedder that produced an index's vectors (to embed queries the same way as the documents)."""
+    model = manifest.get("model") or {}
+    if not model.get("spec"):
+        raise EmbedderError("this index has no model yet: run `pisteur index` first")
+    return load_embedder(model["spec"], **{**model.get("options", {}), **overrides})
+
+
 __all__ = [
+    "embedder_for_manifest",
     "DEFAULT_MODEL",
     "Embedder",
     "EmbedderError",
