@@ -67,3 +67,13 @@ def test_serve_refuses_public_bind_without_token():
 
     res = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--no-live"], env={"PISTEUR_TOKEN": ""})
     assert res.exit_code == 2
+
+
+def test_url_registers_http_transport(tmp_path: Path):
+    out: list[str] = []
+    install(print_only=True, echo=out.append, url="http://127.0.0.1:8765/mcp", token="t0k")
+    text = "\n".join(out)
+    assert ("claude mcp add --scope user --transport http --header 'Authorization: Bearer t0k' pisteur "
+            "http://127.0.0.1:8765/mcp") in text
+    entry = json.loads(text[text.index("{"):])["mcpServers"]["pisteur"]
+    assert entry == {"type": "http", "url": "http://127.0.0.1:8765/mcp", "headers": {"Authorization": "Bearer t0k"}}

@@ -44,6 +44,7 @@ def test_tools_in_process(service):
         async with Client(srv) as c:
             tools = {t.name: t for t in (await c.list_tools()).tools}
             assert set(tools) == {"search", "read", "status"}
+            assert all(t.annotations and t.annotations.read_only_hint for t in tools.values())
             assert tools["search"].output_schema and "hits" in tools["search"].output_schema["properties"]
             assert {"query", "k", "project", "session", "date_from", "date_to", "kind"} <= set(
                 tools["search"].input_schema["properties"])

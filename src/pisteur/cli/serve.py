@@ -109,6 +109,10 @@ def mcp_install(
     write: Annotated[Path | None, typer.Option(
         "--write", help="Merge the mcpServers entry into this JSON config file (e.g. Claude Desktop's).",
         show_default=False)] = None,
+    url: Annotated[str | None, typer.Option(
+        "--url", help="Register a running streamable-HTTP server (e.g. http://127.0.0.1:8765/mcp) instead of "
+        "stdio.", show_default=False)] = None,
+    token: TokenOpt = None,
 ) -> None:
     """Register pisteur's MCP server with Claude Code (`claude mcp add`) and print the JSON for others."""
     from pisteur.serve.install import install
@@ -116,7 +120,7 @@ def mcp_install(
     env = None if index is not None else ({"PISTEUR_INDEX": os.environ["PISTEUR_INDEX"]}
                                           if os.environ.get("PISTEUR_INDEX") else None)
     raise typer.Exit(install(index=index, scope=scope, print_only=print_only, write=write, env=env,
-                             echo=typer.echo))
+                             echo=typer.echo, url=url, token=token))
 
 
 def serve(

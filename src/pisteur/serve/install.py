@@ -1,7 +1,8 @@
 """``pisteur mcp install``: register the stdio MCP server with Claude Code and other MCP clients.
 
 Claude Code: runs ``claude mcp add --scope <scope> pisteur -- <python> -m pisteur.cli mcp [...]`` when the
-``claude`` command is on PATH (else prints it). Other clients (Claude Desktop, Cursor, ...): the
+``claude`` command is on PATH (else prints it); with ``--url``, ``claude mcp add --transport http pisteur URL``
+for a server already running over streamable HTTP. Other clients (Claude Desktop, Cursor, ...): the
 ``mcpServers`` JSON snippet, printed, and merged into a config file with ``--write FILE``.
 """
 
@@ -26,15 +27,27 @@ def server_command(index: Path | None = None, extra: list[str] | None = None,
     return cmd + list(extra or [])
 
 
-def claude_command(cmd: list[str], scope: str = "user", env: dict[str, str] | None = None) -> list[str]:
+def claude_command(cmd: list[str], scope: str = "user", env: dict[str, str] | None = None,
+                   url: str | None = None, token: str | None = None) -> list[str]:
     out = ["claude", "mcp", "add", "--scope", scope]
+    if url:  # a running `pisteur serve` / `pisteur mcp --transport http`
+        out += ["--transport", "http"]
+        if token:
+            out += ["--header", f"Authorization: Bearer {token}"]
+        return out + [SERVER_NAME, url]
     for k, v in (env or {}).items():
         out += ["-e", f"{k}={v}"]
     return out + [SERVER_NAME, "--", *cmd]
 
 
-def json_snippet(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"command": cmd[0], "args": cmd[1:]}
+def json_snippet(cmd: list[str], env: dict[str, str] | None = None, url: str | None = None,
+                 token: str | None = None) -> dict[str, Any]:
+    if url:
+        entry: dict[str, Any] = {"type": "http", "url": url}
+        if token:
+            entry["headers"] = {"Authorization": f"Bearer {token}"}
+        return {"mcpServers": {SERVER_NAME: entry}}
+    entry = {"command": cmd[0], "args": cmd[1:]}
     if env:
         entry["env"] = dict(env)
     return {"mcpServers": {SERVER_NAME: entry}}
@@ -65,11 +78,13 @@ def install(
     env: dict[str, str] | None = None,
     echo: Any = print,
     claude: str | None = None,
+    url: str | None = None,
+    token: str | None = None,
 ) -> int:
-    """Returns a process exit code."""
+    """Returns a process exit code. With ``url``, registers a running HTTP server instead of stdio."""
     cmd = server_command(index, extra)
-    add = claude_command(cmd, scope, env)
-    snippet = json_snippet(cmd, env)
+    add = claude_command(cmd, scope, env, url, token)
+    snippet = json_snippet(cmd, env, url, token)
     claude_bin = claude or shutil.which("claude")
     code = 0
     if print_only or claude_bin is None:

@@ -44,9 +44,19 @@ def _mcp_classes() -> tuple[type, type]:
     return MCPServer, ToolError
 
 
+def _read_only() -> Any:
+    try:
+        from mcp.types import ToolAnnotations
+    except ImportError:  # pragma: no cover
+        return None
+    return ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+                           open_world_hint=False)
+
+
 def build_server(service: Service) -> Any:
     MCPServer, ToolError = _mcp_classes()
     srv = MCPServer("pisteur", instructions=INSTRUCTIONS, log_level="WARNING")
+    ro = _read_only()
 
     @srv.tool(
         name="search",
@@ -54,6 +64,7 @@ def build_server(service: Service) -> Any:
         description="Semantic + lexical search (French-first) over the indexed Claude Code sessions and "
         "documents. Returns compact hits: id (for `read`), score, kind, session id, project, timestamps, "
         "source file and a short snippet.",
+        annotations=ro,
     )
     def search(
         query: Annotated[str, Field(description="what to look for, in French or English")],
@@ -82,6 +93,7 @@ def build_server(service: Service) -> Any:
         description="The exchange or passage of a hit id, with its message uuids and timestamps; "
         "`before`/`after` add that many neighbouring turns of the same session/file. Long results are "
         "paginated: pass `page` (see `pages`/`has_more`).",
+        annotations=ro,
     )
     def read(
         id: Annotated[int, Field(description="hit id returned by `search`")],
@@ -95,7 +107,7 @@ def build_server(service: Service) -> Any:
         except (NoIndex, NotFound) as exc:
             raise ToolError(str(exc.args[0] if exc.args else exc)) from exc
 
-    @srv.tool(name="status", title="Index status",
+    @srv.tool(name="status", title="Index status", annotations=ro,
               description="What is indexed (chunks, sources, model, last update) and the live indexer's state.")
     def status() -> StatusResponse:
         return service.status()
