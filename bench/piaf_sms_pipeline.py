@@ -10,6 +10,10 @@ no message is printed or kept. Score: targets within the top ``k`` of ``search()
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: see src/pisteur/__init__.py
+
 import argparse
 import sys
 import tempfile
@@ -36,12 +40,82 @@ CONFIGS = {
     "bm25 + expansion + rerank": {"mode": "lexical"},
 }
 
+VARIANTS = {
+    "default, expansion merged into BM25": {"expand_lexical": "merge"},
+    "default, merged + own list": {"expand_lexical": "both"},
+    "default, dense fill": {"dense_fill": True},
+    "default, merged + dense fill": {"expand_lexical": "merge", "dense_fill": True},
+    "default, both + dense fill": {"expand_lexical": "both", "dense_fill": True},
+    "default, both + dense fill, exp 1.0": {
+        "expand_lexical": "both",
+        "dense_fill": True,
+        "weights": {"expansion": 1.0},
+    },
+}
+
+
+def grid() -> dict[str, dict]:
+    out = {}
+    for how in ("list", "both"):
+        for wx in (0.5, 1.0):
+            out[f"zscore fill {how} exp={wx}"] = {
+                "dense_fill": True,
+                "expand_lexical": how,
+                "rerank": "none",
+                "weights": {"expansion": wx},
+            }
+            out[f"minmax fill {how} exp={wx}"] = {
+                "dense_fill": True,
+                "expand_lexical": how,
+                "rerank": "none",
+                "weights": {"expansion": wx},
+                "norm": "minmax",
+            }
+    for wx in (1.0, 1.5, 2.0):
+        for wl in (1.0, 1.5):
+            out[f"zscore fill both lex={wl} exp={wx} + rerank"] = {
+                "dense_fill": True,
+                "expand_lexical": "both",
+                "weights": {"expansion": wx, "lexical": wl},
+            }
+    out["minmax fill both exp=1 + rerank"] = {
+        "dense_fill": True,
+        "expand_lexical": "both",
+        "norm": "minmax",
+        "weights": {"expansion": 1.0},
+    }
+    out["rrf both exp=1 + rerank"] = {"fusion": "rrf", "expand_lexical": "both", "weights": {"expansion": 1.0}}
+    out["zscore fill both exp=1 + rerank"] = {
+        "dense_fill": True,
+        "expand_lexical": "both",
+        "weights": {"expansion": 1.0},
+    }
+    if os.environ.get("SMS_FULL_GRID") != "1":
+        return out
+    for fusion, norm in (("weighted", "zscore"), ("weighted", "minmax"), ("rrf", "zscore")):
+        for how in ("list", "both", "merge"):
+            for wx in (0.5, 1.0, 2.0):
+                for wl in (1.0, 2.0):
+                    if how == "merge" and wx != 0.5:
+                        continue
+                    name = f"{fusion}-{norm if fusion == 'weighted' else ''} {how} lex={wl} exp={wx}"
+                    out[name] = {
+                        "fusion": fusion,
+                        "norm": norm,
+                        "expand_lexical": how,
+                        "rerank": "none",
+                        "weights": {"lexical": wl, "expansion": wx},
+                    }
+    return out
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folder", type=Path)
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--weights-expansion", type=float, nargs="*", default=[])
+    ap.add_argument("--variants", action="store_true", help="also run fusion variants (merge, fill, ...)")
+    ap.add_argument("--grid", action="store_true", help="only a grid of first-stage fusion settings (no rerank)")
     args = ap.parse_args()
     pairs = load_pairs(args.folder)
     emb = load_embedder("e5", workers=1)
@@ -55,12 +129,19 @@ def main() -> None:
             store.refresh()
             for i, p in enumerate(pairs):
                 ch = Chunk(text=p["raw"], kind=KIND_MESSAGE, meta={"n": i})
-                w.upsert_source(SourceState(path=f"sms/{i}", size=0, mtime_ns=0, fingerprint="", reader="sms"),
-                                [ch], vecs[i : i + 1])
+                w.upsert_source(
+                    SourceState(path=f"sms/{i}", size=0, mtime_ns=0, fingerprint="", reader="sms"),
+                    [ch],
+                    vecs[i : i + 1],
+                )
         store.close()
         store = open_store(Path(tmp) / "idx")
         qemb = QueryCachedEmbedder(emb)
         configs = dict(CONFIGS)
+        if args.variants:
+            configs.update(VARIANTS)
+        if args.grid:
+            configs = grid()
         for wx in args.weights_expansion:
             configs[f"default, expansion weight {wx}"] = {"weights": {"expansion": wx}}
         tq = {q: set(targets(pairs, q)) for q in QUERIES}
@@ -76,8 +157,11 @@ def main() -> None:
                 got = {h.meta["n"] for h in res.hits} & tset
                 found += len(got)
                 brief += len(got) if q in BRIEF_QUERIES else 0
-            print(f"{name:45s} {found}/{total} = {found / total:.1%}   issue examples {brief}/{brief_total} "
-                  f"= {brief / max(brief_total, 1):.1%}", flush=True)
+            print(
+                f"{name:45s} {found}/{total} = {found / total:.1%}   issue examples {brief}/{brief_total} "
+                f"= {brief / max(brief_total, 1):.1%}",
+                flush=True,
+            )
         store.close()
 
 

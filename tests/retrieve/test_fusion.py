@@ -64,3 +64,15 @@ def test_fuse_dispatch_errors_and_by_name():
     assert [d for d, _ in only_dense] == [1, 2]
     assert fuse([], "rrf") == []
     assert np.isclose(dict(fuse([a], "weighted"))[1], 1.0)
+
+
+def test_weighted_fill_uses_the_exact_score_with_the_lists_own_stats():
+    dense = [("a", 0.9), ("b", 0.7)]  # minmax stats: lo 0.7, span 0.2
+    lex = [("c", 4.0), ("a", 2.0)]
+    plain = dict(weighted([dense, lex], norm="minmax"))
+    assert plain["c"] == pytest.approx(0.0 + 1.0)  # absent from dense: floor 0
+    filled = dict(weighted([dense, lex], norm="minmax", fill=[{"c": 0.8}, {"b": 0.0}]))
+    assert filled["c"] == pytest.approx((0.8 - 0.7) / 0.2 + 1.0)
+    assert filled["b"] == pytest.approx(0.0 + (0.0 - 2.0) / 2.0)  # BM25 0 is below the list's minimum
+    with pytest.raises(ValueError):
+        weighted([dense, lex], fill=[None])

@@ -219,3 +219,18 @@ def test_cross_encoder_tiny_model_matches_a_manual_forward_pass(tmp_path):
     assert np.allclose(scores, logits, atol=1e-4) or np.allclose(scores, 1 / (1 + np.exp(-logits)), atol=1e-4)
     assert np.argsort(-scores).tolist() == np.argsort(-logits).tolist()
     assert len(set(np.round(scores, 6))) >= 2
+
+
+def test_coverage_counts_an_expansion_as_the_term_it_replaces():
+    from pisteur.retrieve.expand import expand_query
+
+    exp = expand_query("rendez-vous demain")
+    assert exp.applied, "the shipped SMS dictionary maps rendez-vous to rdv"
+    rr = get_reranker("offline")
+    texts = ["rdv demain a la gare", "la gare est loin"]
+    with_exp = rr.features("rendez-vous demain", texts, RerankContext(expansion=exp))
+    without = rr.features("rendez-vous demain", texts, RerankContext())
+    assert with_exp["coverage"][0] == 1.0 and without["coverage"][0] < 1.0
+    assert with_exp["expansion"][0] > 0 and with_exp["coverage"][1] == 0.0
+    assert coverage(["a", "b"], {"x", "y", "b"}, {"a": [frozenset({"x", "y"})]}) == 1.0
+    assert coverage(["a", "b"], {"x", "b"}, {"a": [frozenset({"x", "y"})]}) == 0.5

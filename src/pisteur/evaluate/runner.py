@@ -26,7 +26,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "bm25": {"mode": "lexical", "expand": False, "rerank": "none"},
     "bm25+exp": {"mode": "lexical", "expand": True, "rerank": "none"},
     "dense": {"mode": "dense", "expand": False, "rerank": "none"},
-    "hybrid-rrf": {"mode": "hybrid", "fusion": "rrf", "expand": False, "rerank": "none"},
+    "hybrid-rrf": {  # the naive baseline: RRF k=60 of dense + BM25, equal weights
+        "mode": "hybrid",
+        "fusion": "rrf",
+        "expand": False,
+        "rerank": "none",
+        "weights": {"dense": 1.0, "lexical": 1.0},
+    },
     "hybrid": {"mode": "hybrid", "expand": False, "rerank": "none"},
     "hybrid+exp": {"mode": "hybrid", "expand": True, "rerank": "none"},
     "hybrid+rerank": {"mode": "hybrid", "expand": False, "rerank": "offline"},
@@ -77,7 +83,7 @@ def parse_config(spec: str) -> Config:
         else:
             options[key] = _value(val)
     if weights:
-        options["weights"] = weights
+        options["weights"] = {**options.get("weights", {}), **weights}
     return Config(spec, name, model or None, options)
 
 

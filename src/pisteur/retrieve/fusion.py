@@ -12,7 +12,7 @@ returns one fused list ``[(id, fused_score)]``, best first, ties broken by first
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -60,24 +60,60 @@ def normalize_scores(scores: Sequence[float], method: str = "minmax") -> np.ndar
     raise ValueError(f"unknown normalisation '{method}' (minmax, zscore)")
 
 
+def _stats(scores: Sequence[float], norm: str) -> tuple[float, float]:
+    """(shift, scale) such that normalised = (score - shift) / scale, as ``normalize_scores`` does."""
+    a = np.asarray(scores, dtype=np.float64)
+    if a.size == 0:
+        return 0.0, 1.0
+    if norm == "minmax":
+        lo, hi = float(a.min()), float(a.max())
+        return (lo, hi - lo) if hi - lo > 1e-12 else (lo - 1.0, 1.0)
+    if norm == "zscore":
+        sd = float(a.std())
+        return (float(a.mean()), sd) if sd > 1e-12 else (float(a.mean()), 1.0)
+    raise ValueError(f"unknown normalisation '{norm}' (minmax, zscore)")
+
+
 def weighted(
-    lists: Sequence[Ranked], weights: Sequence[float] | None = None, norm: str = "minmax"
+    lists: Sequence[Ranked],
+    weights: Sequence[float] | None = None,
+    norm: str = "minmax",
+    fill: Sequence[Mapping[K, float] | None] | None = None,
 ) -> list[tuple[K, float]]:
-    """Normalised weighted score fusion."""
+    """Normalised weighted score fusion.
+
+    ``fill[i]`` optionally gives list ``i``'s raw score for documents that are not in it (e.g. the exact
+    cosine of a lexical-only hit, from its stored vector); they are normalised with list ``i``'s own
+    statistics. Without a fill score, a missing document gets the list's floor.
+    """
     w = _weights(len(lists), weights)
+    fills = list(fill) if fill is not None else [None] * len(lists)
+    if len(fills) != len(lists):
+        raise ValueError(f"{len(fills)} fill maps for {len(lists)} ranked lists")
     normed: list[dict[K, float]] = []
     floors: list[float] = []
+    stats: list[tuple[float, float]] = []
     order: dict[K, int] = {}
     for ranked in lists:
         ids = [d for d, _ in ranked]
         for d in ids:
             order.setdefault(d, len(order))
-        ns = normalize_scores([s for _, s in ranked], norm)
+        raw = [s for _, s in ranked]
+        ns = normalize_scores(raw, norm)
         normed.append(dict(zip(ids, ns.tolist(), strict=True)))
         floors.append(0.0 if norm == "minmax" or ns.size == 0 else float(ns.min()))
+        stats.append(_stats(raw, norm))
     acc: dict[K, float] = {}
     for d in order:
-        acc[d] = sum(lw * m.get(d, fl) for lw, m, fl in zip(w, normed, floors, strict=True))
+        total = 0.0
+        for lw, m, fl, fm, (shift, scale) in zip(w, normed, floors, fills, stats, strict=True):
+            if d in m:
+                total += lw * m[d]
+            elif fm is not None and d in fm:
+                total += lw * (fm[d] - shift) / scale
+            else:
+                total += lw * fl
+        acc[d] = total
     return _sorted(acc, order)
 
 
@@ -88,17 +124,27 @@ def fuse(
     *,
     rrf_k: float = 60.0,
     norm: str = "minmax",
+    fill: Sequence[Mapping[K, float] | None] | None = None,
 ) -> list[tuple[K, float]]:
     if method == "rrf":
         return rrf(lists, weights, rrf_k)
     if method == "weighted":
-        return weighted(lists, weights, norm)
+        return weighted(lists, weights, norm, fill)
     raise ValueError(f"unknown fusion '{method}' (rrf, weighted)")
 
 
 def by_name(
-    lists: Mapping[str, Ranked], weights: Mapping[str, float], method: str = "rrf", **kw: float | str
-):
+    lists: Mapping[str, Ranked],
+    weights: Mapping[str, float],
+    method: str = "rrf",
+    *,
+    rrf_k: float = 60.0,
+    norm: str = "minmax",
+    fill: Mapping[str, Mapping[Any, float]] | None = None,
+) -> list[tuple[Any, float]]:
     """Fuse named lists with named weights (a list without a weight gets 1, a weight of 0 drops it)."""
     names = [n for n in lists if weights.get(n, 1.0) != 0]
-    return fuse([lists[n] for n in names], method, [weights.get(n, 1.0) for n in names], **kw)  # type: ignore[arg-type]
+    fills = [(fill or {}).get(n) for n in names]
+    return fuse(
+        [lists[n] for n in names], method, [weights.get(n, 1.0) for n in names], rrf_k=rrf_k, norm=norm, fill=fills
+    )

@@ -4,9 +4,11 @@ Stages: query expansion (shipped + user dictionaries) -> first stage (dense list
 BM25 list over the analysed query, BM25 list over the expansion terms) -> fusion -> second stage (rerank of
 the top ``rerank_depth`` candidates) -> hits, with ``Hit.explain`` saying which stage scored what.
 
-Defaults (``DEFAULTS``) were chosen by measurement on piaf-dev (``bench/piaf_tune.py``,
-``bench/piaf_rerank_tune.py``, ``pisteur bench``; see docs/retrieval.md): z-score weighted fusion of the
-dense and BM25 lists (1.0 / 1.0), the expansion list at 0.5, then the offline reranker over the top 30.
+Defaults (``DEFAULTS``) were chosen by measurement on the train half of piaf-dev and on the sms-dev
+abbreviation task (``bench/piaf_tune.py``, ``bench/piaf_rerank_tune.py``, ``bench/piaf_sms_pipeline.py``,
+``pisteur bench``; see docs/retrieval.md and docs/bench/retrieval.md): z-score weighted fusion of the dense
+list (1.0), the BM25 list over the query *and* its expansions (1.5) and the BM25 list over the expansions alone
+(2.0), missing candidates filled with their exact scores, then the offline reranker over the top 30.
 Every option can be overridden per search:
 
 ``mode``           ``hybrid`` | ``dense`` | ``lexical``
@@ -16,6 +18,11 @@ Every option can be overridden per search:
 ``rrf_k``          RRF constant (60)
 ``expand``         bool: dictionary expansion (adds the ``expansion`` list and the rerank feature)
 ``expand_dense``   bool: also embed the query with its expansions appended and fuse that list (slower)
+``expand_lexical`` ``list``: expansion terms make their own BM25 list; ``merge``: they join the query's BM25
+                   list; ``both``
+``dense_fill``     bool: in weighted fusion, candidates missing from a list get their exact score instead
+                   of the list's floor: the cosine from the stored vector for the dense list, 0 for a
+                   BM25 list that returned fewer than ``candidates`` hits (no other chunk matches)
 ``rerank``         ``offline`` | ``offline+use`` | ``none``/False | any reranker spec (``cross-encoder:PATH``,
                    ``tei:URL``...)
 ``rerank_depth``   candidates re-scored (30)
@@ -39,10 +46,12 @@ DEFAULTS: dict[str, Any] = {
     "mode": "hybrid",
     "fusion": "weighted",
     "norm": "zscore",
-    "weights": {"dense": 1.0, "lexical": 1.0, "expansion": 0.5, "dense_expanded": 0.5},
+    "weights": {"dense": 1.0, "lexical": 1.5, "expansion": 2.0, "dense_expanded": 0.5},
     "rrf_k": 60.0,
     "expand": True,
     "expand_dense": False,
+    "expand_lexical": "both",
+    "dense_fill": True,
     "rerank": "offline",
     "rerank_depth": 30,
     "candidates": 100,
@@ -76,6 +85,8 @@ def resolve_options(options: dict[str, Any]) -> dict[str, Any]:
     opts["weights"] = {**DEFAULTS["weights"], **(options.get("weights") or {})}
     if opts["mode"] not in MODES:
         raise ValueError(f"unknown mode '{opts['mode']}' ({', '.join(MODES)})")
+    if opts["expand_lexical"] not in ("list", "merge", "both"):
+        raise ValueError(f"unknown expand_lexical '{opts['expand_lexical']}' (list, merge, both)")
     if opts["fusion"] not in ("weighted", "rrf"):
         raise ValueError(f"unknown fusion '{opts['fusion']}' (weighted, rrf)")
     r = opts["rerank"]
@@ -130,15 +141,33 @@ def search(
         lap("dense")
     if mode in ("hybrid", "lexical"):
         terms = analyze_query(query)
+        how = opts["expand_lexical"]
+        use_exp = bool(added) and opts["expand"]
+        if use_exp and how in ("merge", "both"):
+            terms = list(dict.fromkeys([*terms, *added]))
         lists["lexical"] = store.lexical_search(terms, n, filters) if terms else []
-        if added and opts["expand"]:
+        if use_exp and how in ("list", "both"):
             lists["expansion"] = store.lexical_search(added, n, filters)
         lap("lexical")
     active = {name: lst for name, lst in lists.items() if lst and weights.get(name, 1.0) != 0}
     if len(active) == 1:
         fused = list(next(iter(active.values())))
     elif active:
-        fused = fz.by_name(active, weights, opts["fusion"], rrf_k=opts["rrf_k"], norm=opts["norm"])
+        fill: dict[str, dict[int, float]] | None = None
+        if opts["dense_fill"] and opts["fusion"] == "weighted":
+            fill = {}
+            union = list(dict.fromkeys(i for lst in active.values() for i, _ in lst))
+            if qvec is not None and "dense" in active:
+                have = {i for i, _ in active["dense"]}
+                missing = [i for i in union if i not in have]
+                if missing:
+                    vecs = np.asarray(store.vectors(missing), np.float32)
+                    fill["dense"] = dict(zip(missing, (vecs @ qvec).tolist(), strict=True))
+            for name in ("lexical", "expansion"):
+                if name in active and len(active[name]) < n:  # exhausted: every other chunk has BM25 = 0
+                    have = {i for i, _ in active[name]}
+                    fill[name] = {i: 0.0 for i in union if i not in have}
+        fused = fz.by_name(active, weights, opts["fusion"], rrf_k=opts["rrf_k"], norm=opts["norm"], fill=fill)
     else:
         fused = []
     lap("fuse")

@@ -6,7 +6,7 @@ not depend on the absolute scale of a model's cosines (e5's unrelated pairs sit 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -21,10 +21,17 @@ def zscore(x: Sequence[float] | np.ndarray) -> np.ndarray:
     return np.zeros_like(a) if sd <= 1e-12 else (a - a.mean()) / sd
 
 
-def coverage(qterms: Sequence[str], doc_terms: set[str]) -> float:
-    """Fraction of the distinct query terms present in the document."""
+def coverage(
+    qterms: Sequence[str], doc_terms: set[str], alternatives: Mapping[str, Sequence[frozenset[str]]] | None = None
+) -> float:
+    """Fraction of the distinct query terms present in the document; with ``alternatives``, a term also
+    counts as present when one of its expansions (all terms of it) is ("rendez" ← ``rdv``)."""
     q = set(qterms)
-    return len(q & doc_terms) / len(q) if q else 0.0
+    if not q:
+        return 0.0
+    alts = alternatives or {}
+    hit = sum(1 for t in q if t in doc_terms or any(a <= doc_terms for a in alts.get(t, ())))
+    return hit / len(q)
 
 
 def phrase(qterms: Sequence[str], doc_bigrams: set[tuple[str, str]]) -> float:
@@ -67,14 +74,17 @@ def weighted_coverage(terms: Sequence[tuple[str, float]], doc_terms: set[str]) -
 
 
 def text_features(
-    qterms: Sequence[str], doc_seqs: Sequence[Sequence[str]], expansion: Sequence[tuple[str, float]] = ()
+    qterms: Sequence[str],
+    doc_seqs: Sequence[Sequence[str]],
+    expansion: Sequence[tuple[str, float]] = (),
+    alternatives: Mapping[str, Sequence[frozenset[str]]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Lexical features for each candidate (analysed term sequence of each candidate given)."""
     cov, phr, prox, exp = [], [], [], []
     for seq in doc_seqs:
         terms = set(seq)
         bigrams = set(zip(seq, seq[1:], strict=False))
-        cov.append(coverage(qterms, terms))
+        cov.append(coverage(qterms, terms, alternatives))
         phr.append(phrase(qterms, bigrams))
         prox.append(proximity(qterms, seq))
         exp.append(weighted_coverage(expansion, terms) if expansion else 0.0)

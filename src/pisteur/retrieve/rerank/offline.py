@@ -89,9 +89,14 @@ class OfflineReranker:
         exp = ctx.expansion
         qterms = analyze_query(query)
         expansion: list[tuple[str, float]] = []
+        alternatives: dict[str, list[frozenset[str]]] = {}
         if exp is not None:
             expansion = [(t, w) for t, w, o in exp.terms if o != "query"]
-        feats = text_features(qterms, doc_terms(ctx.store, hits), expansion)
+            for rule in exp.applied:
+                alts = [frozenset(a) for a in (analyze(t) for t in rule.get("to", ())) if a]
+                for t in analyze(rule.get("from", "")):
+                    alternatives.setdefault(t, []).extend(alts)
+        feats = text_features(qterms, doc_terms(ctx.store, hits), expansion, alternatives)
         ids = [h.id for h in hits if not isinstance(h, str)]
         if ctx.query_vector is not None and ctx.store is not None and len(ids) == n and n:
             vecs = np.asarray(ctx.store.vectors(ids), np.float64)
