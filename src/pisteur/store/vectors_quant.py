@@ -89,7 +89,7 @@ class QuantVectors:
 
     def __init__(self, directory: Path, dims: int, generation: int, *, precision: str = "float32",
                  search: str = "auto", rescore: str | None = None, rescore_k: int = 1500,
-                 candidates: int = 4000,
+                 candidates: int = 4000, query_centre: float = 0.75,
                  threads: int | None = None, **_: Any) -> None:
         if precision not in quant.PRECISIONS:
             raise ValueError(f"unknown precision {precision!r} (known: {', '.join(quant.PRECISIONS)})")
@@ -106,6 +106,7 @@ class QuantVectors:
             raise ValueError(f"unknown rescore precision {fine!r}")
         self.rescore_k = int(rescore_k)
         self.candidates = int(candidates)
+        self.query_centre = float(query_centre)
         self.threads = threads or default_threads()
         self._pending_ids: list[np.ndarray] = []
         self._pending_vecs: list[np.ndarray] = []
@@ -293,8 +294,13 @@ class QuantVectors:
         return quant.scores(self._gather(rows, "fine"), query, self.fine, self.dims, self.calibration)
 
     def _centred(self, q: np.ndarray) -> np.ndarray:
+        """The query moved towards the codes' centre by ``query_centre`` (0: raw, 1: fully centred). 0.75
+        was best on both sets we measured: real e5 piaf-dev (exact top-10 found with 100 candidates + 30
+        rescored: 0.41 raw, 0.77 at 1, 0.78 at 0.75) and the 1M synthetic set (0.940 / 0.929 / 0.948)."""
         cal = self.calibration
-        return q - cal.mean if cal is not None and cal.mean is not None else q
+        if cal is None or cal.mean is None or not self.query_centre:
+            return q
+        return (q - self.query_centre * cal.mean).astype(np.float32)
 
     def effective_mode(self) -> str:
         if self.search_mode != "auto":
@@ -349,8 +355,8 @@ class QuantVectors:
 
     def _binary(self, q: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         # 1. Hamming top-C (sign bits of the uncentred query against centred codes), all shards in parallel
-        # the query is centred like the codes: on real e5 vectors (piaf-dev) this took the exact top-10's
-        # share among 100 Hamming candidates from 0.44 to 0.85, and of the asymmetric top-100 from 0.81 to 0.94
+        # the query is centred like the codes (see _centred): on real e5 vectors (piaf-dev) this took the
+        # exact top-10's share among 100 Hamming candidates from 0.44 to 0.85
         qc = self._centred(q)
         shards = self.shards()
         rows, _ = shards.search(quant.pack_bits(qc[None, :])[0], max(self.candidates, k), mask)
