@@ -11,10 +11,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from pisteur.serve.http_api import TokenBucket, check_bind, create_app, is_loopback  # noqa: E402
 
+LOCAL = "http://127.0.0.1:8765"
+
 
 @pytest.fixture
 def client(service):
-    with TestClient(create_app(service, rate=0)) as c:
+    with TestClient(base_url=LOCAL, app=create_app(service, rate=0)) as c:
         yield c
 
 
@@ -46,6 +48,13 @@ def test_search_read_status_index_metrics(client):
     assert {"/api/search", "/api/read", "/api/status", "/api/index"} <= set(schema["paths"])
 
 
+def test_dns_rebinding_host_refused(client):
+    r = client.get("/api/search", params={"q": "pain"}, headers={"host": "evil.example:8765"})
+    assert r.status_code == 421
+    assert client.get("/api/status", headers={"host": "localhost:8765"}).status_code == 200
+    assert client.get("/api/status", headers={"host": "[::1]:8765"}).status_code == 200
+
+
 def test_web_page_is_served(client):
     page = client.get("/")
     assert page.status_code == 200 and 'id="search-form"' in page.text
@@ -68,7 +77,7 @@ def test_unloadable_model_gives_503(tmp_path):
     index_paths(tmp_path / "i", [tmp_path / "d"], model="test-hash:x")
     manifest = tmp_path / "i" / "manifest.json"
     manifest.write_text(manifest.read_text().replace("test-hash:x", "no-such-backend:x"))
-    with TestClient(create_app(Service(tmp_path / "i"), mcp=False)) as c:
+    with TestClient(base_url=LOCAL, app=create_app(Service(tmp_path / "i"), mcp=False)) as c:
         r = c.get("/api/search", params={"q": "pain"})
         assert r.status_code == 503 and "model" in r.json()["detail"]
 
@@ -76,7 +85,7 @@ def test_unloadable_model_gives_503(tmp_path):
 def test_no_index_gives_503(tmp_path):
     from pisteur.serve.service import Service
 
-    with TestClient(create_app(Service(tmp_path / "none"), mcp=False)) as c:
+    with TestClient(base_url=LOCAL, app=create_app(Service(tmp_path / "none"), mcp=False)) as c:
         r = c.get("/api/search", params={"q": "x"})
         assert r.status_code == 503 and "no index" in r.json()["detail"]
         assert c.get("/api/status").json()["ready"] is False
@@ -106,7 +115,7 @@ def test_token_required_off_loopback(service):
 
 
 def test_rate_limit(service):
-    with TestClient(create_app(service, rate=1, burst=3, mcp=False)) as c:
+    with TestClient(base_url=LOCAL, app=create_app(service, rate=1, burst=3, mcp=False)) as c:
         codes = [c.get("/api/status").status_code for _ in range(6)]
         assert codes[:3] == [200, 200, 200] and 429 in codes[3:]
         r = c.get("/api/status")
@@ -125,7 +134,7 @@ def test_token_bucket_refills():
 
 
 def test_request_size_limit(service):
-    with TestClient(create_app(service, max_body=1000, rate=0, mcp=False)) as c:
+    with TestClient(base_url=LOCAL, app=create_app(service, max_body=1000, rate=0, mcp=False)) as c:
         big = {"q": "x" * 1500}
         r = c.post("/api/search", content=json.dumps(big), headers={"content-type": "application/json"})
         assert r.status_code == 413

@@ -132,3 +132,23 @@ def test_no_index_is_reported(tmp_path: Path):
         s.search("x")
     st = s.status()
     assert not st.ready and "no index" in (st.error or "")
+
+
+@pytest.mark.parametrize("inode_reused", [False, True])
+def test_index_rebuilt_under_the_server_is_reopened(service, docs_index: Path, tmp_path: Path, monkeypatch,
+                                                    inode_reused: bool):
+    from pisteur.indexer import index_paths
+    from pisteur.serve import service as svc_mod
+
+    monkeypatch.setattr(svc_mod, "REPLACED_CHECK_S", 0.0)
+    if inode_reused:  # the new file got the old one's inode number: the slower checks must catch it
+        monkeypatch.setattr(svc_mod.Service, "_file_identity", lambda self: ("same",))
+    assert service.search("recette du pain", 3).hits[0].source.endswith("boulangerie.md")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "vol.md").write_text("Vol de scooter signalé rue des Lilas, plainte déposée au commissariat.\n",
+                                  encoding="utf-8")
+    index_paths(docs_index, [other], model="test-hash:serve", rebuild=True)
+    r = service.search("recette du pain", 3)
+    assert [h.source for h in r.hits] == [str((other / "vol.md").resolve())]
+    assert service.status().chunks == 1

@@ -1,7 +1,8 @@
 """The HTTP server: JSON API (FastAPI, OpenAPI at /openapi.json), the web page, /metrics, MCP at /mcp.
 
-Safe by default: bound to 127.0.0.1; any other address needs a bearer token (refused otherwise). Request
-bodies are capped and each client gets a token bucket (requests/s with a burst). The page itself holds no
+Safe by default: bound to 127.0.0.1, where requests must name a loopback Host (a DNS-rebinding page cannot
+read the index); any other address needs a bearer token (refused otherwise). Request bodies are capped and
+each client gets a token bucket (requests/s with a burst). The page itself holds no
 data, so it is served without the token; it asks for one when the API answers 401.
 """
 
@@ -72,11 +73,22 @@ class TokenBucket:
             return (1.0 - tokens) / self.rate
 
 
-class Guard:
-    """Pure ASGI middleware: bearer token, body size cap, rate limit."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
-    def __init__(self, app: Any, *, token: str | None, max_body: int, bucket: TokenBucket | None) -> None:
+
+def _host_name(header: str) -> str:
+    if header.startswith("["):
+        return header[: header.find("]") + 1]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class Guard:
+    """Pure ASGI middleware: Host check on loopback (DNS rebinding), bearer token, body cap, rate limit."""
+
+    def __init__(self, app: Any, *, token: str | None, max_body: int, bucket: TokenBucket | None,
+                 loopback_only: bool = False) -> None:
         self.app, self.token, self.max_body, self.bucket = app, token, max_body, bucket
+        self.loopback_only = loopback_only
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -84,6 +96,9 @@ class Guard:
         path = scope.get("path", "")
         public = path == "/" or any(path.startswith(p) for p in PUBLIC_PATHS[1:])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if self.loopback_only and _host_name(headers.get("host", "")).lower() not in LOOPBACK_HOSTS:
+            # a page from another site whose name now resolves to 127.0.0.1 must not read the index
+            return await _reply(send, 421, {"detail": "unexpected Host header for a loopback server"})
         if self.token and not public:
             auth = headers.get("authorization", "")
             given = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
@@ -247,7 +262,7 @@ def create_app(
         app.mount("/", mcp_app)  # last: serves /mcp (streamable HTTP)
 
     bucket = TokenBucket(rate, burst) if rate > 0 else None
-    return Guard(app, token=token, max_body=max_body, bucket=bucket)
+    return Guard(app, token=token, max_body=max_body, bucket=bucket, loopback_only=is_loopback(host))
 
 
 def _mcp_http_app(srv: Any, host: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import threading
 import time
@@ -17,22 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pisteur.serve.cache import DEFAULT_THRESHOLD, MemoEmbedder, SemanticCache, term_key
-from pisteur.serve.highlight import query_terms, snippet, spans
+from pisteur.serve.highlight import query_terms, spans
 from pisteur.serve.metrics import Gauge, Metrics
-from pisteur.serve.models import (
-    IndexResponse,
-    Passage,
-    ReadResponse,
-    SearchFilters,
-    SearchHit,
-    SearchResponse,
-    StatusResponse,
-)
+from pisteur.serve.models import IndexResponse, ReadResponse, SearchFilters, SearchResponse, StatusResponse
+from pisteur.serve.render import expansions_of, paginate, render_search
 
 log = logging.getLogger("pisteur.serve")
+REPLACED_CHECK_S = 2.0
+# What a fresh connection and the open one must agree on if they read the same file.
+_SIGNATURE = ("SELECT (SELECT value FROM meta WHERE key='generation'), (SELECT MAX(id) FROM chunks),"
+              " (SELECT MAX(indexed_at) FROM sources), (SELECT COUNT(*) FROM sources)")
 
 
 class NoIndex(RuntimeError):
@@ -80,6 +76,9 @@ class Service:
         self.search_options = dict(search_options or {})
         self._store: Any = None
         self._embedder: MemoEmbedder | None = MemoEmbedder(embedder) if embedder is not None else None
+        self._injected = embedder is not None
+        self._identity: tuple[Any, ...] = ()
+        self._checked = 0.0
         self._lock = threading.RLock()  # one SQLite connection + one query model: calls are serialised
         self._open_lock = threading.Lock()
         self.cache = SemanticCache(threshold=cache_threshold, enabled=cache)
@@ -134,18 +133,70 @@ class Service:
 
     # -- lazy resources --------------------------------------------------------------------------
     def store(self) -> Any:
-        if self._store is not None:
+        if self._store is not None and not self._replaced():
             return self._store
         with self._open_lock:
+            if self._store is not None and self._replaced():
+                self._reset()
             if self._store is None:
                 from pisteur.store import open_store
 
-                if not (self.index_dir / "index.sqlite").exists():
+                db = self.index_dir / "index.sqlite"
+                if not db.exists():
                     raise NoIndex(f"no index at {self.index_dir} yet (run `pisteur index`, or wait for the "
                                   "live indexer's first pass)")
                 with stdout_to_stderr():
                     self._store = open_store(self.index_dir, readonly=True)
+                self._identity = self._file_identity()
+                self._checked = time.monotonic()
         return self._store
+
+    # An index rebuilt under a running server (`pisteur index --rebuild`) is a new file: the open connection
+    # would keep reading the deleted one. Checked on every call by inode (cheap), and every few seconds by
+    # the manifest's creation stamp and a fresh connection's generation (an inode number can be reused).
+    def _file_identity(self) -> tuple[Any, ...]:
+        try:
+            st = os.stat(self.index_dir / "index.sqlite")
+        except OSError:
+            return (None,)
+        return (st.st_dev, st.st_ino)
+
+    def _replaced(self) -> bool:
+        if self._file_identity() != self._identity:
+            return True
+        if time.monotonic() - self._checked < REPLACED_CHECK_S:
+            return False
+        self._checked = time.monotonic()
+        try:
+            import sqlite3
+
+            from pisteur.store import manifest as mf
+
+            created = (mf.read(self.index_dir) or {}).get("created")
+            if created != (self._store.manifest() or {}).get("created"):
+                return True
+            con = sqlite3.connect(f"file:{self.index_dir / 'index.sqlite'}?mode=ro", uri=True, timeout=5)
+            try:
+                fresh = con.execute(_SIGNATURE).fetchone()
+            finally:
+                con.close()
+            old_con = getattr(self._store, "con", None)
+            if old_con is None:
+                return False
+            with self._lock:
+                return tuple(old_con.execute(_SIGNATURE).fetchone()) != tuple(fresh)
+        except Exception:  # a half-written index: look again next time
+            return False
+
+    def _reset(self) -> None:
+        log.info("index %s was replaced: reopening", self.index_dir)
+        with self._lock:
+            with contextlib.suppress(Exception):
+                self._store.close()
+            self._store = None
+            self.cache.clear()
+            if not self._injected:
+                self._embedder = None  # the new index may use another model
 
     def embedder(self, store: Any) -> MemoEmbedder:
         if self._embedder is None:
@@ -208,7 +259,7 @@ class Service:
                     result = pipeline_search(store, emb, query, k=k, filters=f, **opts)
                 self.cache.put(query, key, qvec, result, terms)
         t_render = time.perf_counter()
-        resp = self._render(query, k, result, gen, cached != "miss", explain)
+        resp = render_search(query, k, result, gen, cached != "miss", explain)
         took = time.perf_counter() - t0
         if cached == "miss":
             resp.timings_ms["query_embed"] = round(t_emb * 1000, 3)
@@ -220,24 +271,6 @@ class Service:
         resp.took_ms = round(took * 1000, 3)
         self.metrics.observe_search(took, via=via, cached=cached)
         return resp
-
-    def _render(self, query: str, k: int, result: Any, gen: int, cached: bool, explain: bool) -> SearchResponse:
-        expansions = list(getattr(result, "expansions", []) or [])
-        terms = query_terms(query, expansions)
-        hits = []
-        for rank, h in enumerate(result.hits, 1):
-            m = h.meta or {}
-            snip, spans = snippet(h.text, terms)
-            hits.append(SearchHit(
-                id=h.id, rank=rank, score=round(float(h.score), 6), kind=h.kind, source=h.source,
-                session_id=m.get("session_id"), project=m.get("project"), ts_first=m.get("ts_first"),
-                ts_last=m.get("ts_last"), line_start=m.get("line_start"), line_end=m.get("line_end"),
-                title=m.get("title") or m.get("sender"), snippet=snip, highlights=spans,
-                explain=(h.explain or None) if explain else None,
-            ))
-        timings = {name: round(v * 1000, 3) for name, v in (getattr(result, "timings", {}) or {}).items()}
-        return SearchResponse(query=query, k=k, hits=hits, took_ms=0.0, cached=cached, generation=gen,
-                              expansions=_jsonable(expansions) if explain else [], timings_ms=timings)
 
     # -- read ------------------------------------------------------------------------------------
     def read(self, id: int, before: int = 0, after: int = 0, page: int = 0, page_chars: int = 8000,
@@ -253,9 +286,9 @@ class Service:
         if not hits:
             raise NotFound(f"no chunk with id {id} (the index may have changed: search again)")
         hits.sort(key=lambda h: (h.meta.get("ord", 0), h.id))
-        pages = _paginate(hits, int(id), page_chars)
+        pages = paginate(hits, int(id), page_chars)
         if q:
-            terms = query_terms(q, _expansions_of(q))
+            terms = query_terms(q, expansions_of(q))
             for p in pages[min(max(0, int(page)), len(pages) - 1)]:
                 p.highlights = spans(p.text, terms)
         page = max(0, int(page))
@@ -331,55 +364,3 @@ class Service:
                  [({}, s.get("last_duration_s") or 0.0)]),
             ]
         return out
-
-
-def _expansions_of(query: str) -> list[Any]:
-    """The dictionary expansions of a query (to highlight "rdv" in context for "rendez-vous")."""
-    try:
-        from pisteur.retrieve.expand import expand_query
-
-        exp = expand_query(query)
-    except Exception:  # expansion is optional for highlighting
-        return []
-    return list(getattr(exp, "applied", []) or []) if exp is not None else []
-
-
-def _paginate(hits: list[Any], target: int, page_chars: int) -> list[list[Passage]]:
-    pages: list[list[Passage]] = [[]]
-    room = page_chars
-    for h in hits:
-        m = h.meta or {}
-        text = h.text
-        pos = 0
-        while True:
-            if room <= 0:
-                pages.append([])
-                room = page_chars
-            part = text[pos:pos + room]
-            pos += len(part)
-            room -= len(part)
-            extra = {k: v for k, v in m.items() if k not in {
-                "session_id", "uuids", "ts_first", "ts_last", "line_start", "line_end", "ord"}}
-            pages[-1].append(Passage(
-                id=h.id, kind=h.kind, is_hit=h.id == target, text=part, truncated=pos < len(text),
-                session_id=m.get("session_id"), uuids=list(m.get("uuids") or []), ts_first=m.get("ts_first"),
-                ts_last=m.get("ts_last"), line_start=m.get("line_start"), line_end=m.get("line_end"),
-                meta=_jsonable(extra),
-            ))
-            if pos >= len(text):
-                break
-    return pages
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    if hasattr(obj, "__dict__"):
-        return _jsonable(vars(obj))
-    return str(obj)
