@@ -178,3 +178,20 @@ def test_index_locked_waits_for_next_tick(tmp_path: Path, docs_index: Path, busy
         assert li.state()["waiting_for_lock"] is busy
     assert li.run_once() is True
     li.stop()
+
+
+def test_live_follows_an_index_rebuilt_with_another_model(tmp_path: Path):
+    from pisteur.indexer import index_paths
+    from pisteur.serve.live import LiveIndexer
+
+    projects = tmp_path / "projects"
+    write_session(projects / "p" / "s.jsonl", [("user", "premier message"), ("assistant", "réponse")])
+    idx = tmp_path / "index"
+    index_paths(idx, [projects], model=MODEL)
+    li = LiveIndexer(idx, [projects])
+    assert li.run_once()
+    index_paths(idx, [projects], model="test-hash:other", rebuild=True)  # the user changed the model
+    write_session(projects / "p" / "s.jsonl", [("user", "deuxième message")], start=2)
+    assert li.run_once()  # no ManifestMismatch: the live indexer reloaded the index's new model
+    assert li._embedder.name == "test-hash:other"
+    li.stop()

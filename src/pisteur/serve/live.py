@@ -197,6 +197,24 @@ class LiveIndexer:
             self._embedder = load_embedder(spec, **opts)
         return self._embedder
 
+    def _index(self, sources: list[Path]) -> Any:
+        from pisteur.indexer import index_paths
+        from pisteur.store.manifest import ManifestMismatch
+
+        for attempt in (0, 1):
+            try:
+                return index_paths(self.index_dir, sources, segment_filter=keep_segment, progress=self._progress,
+                                   embedder=self._get_embedder(), **self.index_options)
+            except ManifestMismatch:
+                # the index was rebuilt with another model since this embedder was loaded: follow it
+                if attempt or self.model is not None or self._embedder is None:
+                    raise
+                close = getattr(self._embedder, "close", None)
+                if close:
+                    close()
+                self._embedder = None
+        raise AssertionError("unreachable")
+
     def run_once(self) -> bool:
         """One incremental pass over the sources; False if another writer held the lock."""
         from pisteur.store.lock import IndexLocked
@@ -210,12 +228,7 @@ class LiveIndexer:
             if self._run_index is not None:
                 report = self._run_index(self.index_dir, sources, progress=self._progress)
             else:
-                from pisteur.indexer import index_paths
-
-                report = index_paths(
-                    self.index_dir, sources, segment_filter=keep_segment, progress=self._progress,
-                    embedder=self._get_embedder(), **self.index_options,
-                )
+                report = self._index(sources)
         except IndexLocked:
             self._set(waiting_for_lock=True)
             return False
