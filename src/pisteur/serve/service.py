@@ -78,6 +78,7 @@ class Service:
         self._embedder: MemoEmbedder | None = MemoEmbedder(embedder) if embedder is not None else None
         self._injected = embedder is not None
         self._identity: tuple[Any, ...] = ()
+        self._stats: tuple[tuple[int, int], dict[str, Any]] | None = None
         self._checked = 0.0
         self._lock = threading.RLock()  # one SQLite connection + one query model: calls are serialised
         self._open_lock = threading.Lock()
@@ -307,7 +308,11 @@ class Service:
             store = self.store()
             with self._lock:
                 store.refresh()
-                st = store.stats()
+                gen = int(store.generation())
+                # counting chunks is a table scan: reuse the figures while the index has not changed
+                if self._stats is None or self._stats[0] != (id(store), gen):
+                    self._stats = ((id(store), gen), store.stats())
+                st = self._stats[1]
         except NoIndex as exc:
             return StatusResponse(ready=False, error=str(exc), **base)
         return StatusResponse(
