@@ -195,3 +195,34 @@ def test_live_follows_an_index_rebuilt_with_another_model(tmp_path: Path):
     assert li.run_once()  # no ManifestMismatch: the live indexer reloaded the index's new model
     assert li._embedder.name == "test-hash:other"
     li.stop()
+
+
+def test_read_neighbours_are_turns(tmp_path: Path):
+    """`read` with before/after on a session gives the neighbouring exchanges, not the tool output between."""
+    from pisteur.indexer import index_paths
+    from pisteur.serve.service import Service
+
+    p = tmp_path / "projects" / "-home-u-proj" / "s1.jsonl"
+    lines = [
+        session_line("user", "Premier sujet : le cache redis", uuid="b1", ts="2026-11-01T10:00:00Z"),
+        _tool_use("b2", "2026-11-01T10:00:01Z", [("t1", "Bash", {"command": "redis-cli info"})]),
+        _tool_result("b3", "2026-11-01T10:00:02Z", [("t1", "redis_version:7.2 used_memory:1M")]),
+        session_line("assistant", "Redis tourne en 7.2.", uuid="b4", ts="2026-11-01T10:00:03Z"),
+        session_line("user", "Deuxième sujet : la file kafka", uuid="b5", ts="2026-11-01T10:01:00Z"),
+        session_line("assistant", "Kafka a trois partitions.", uuid="b6", ts="2026-11-01T10:01:01Z"),
+        session_line("user", "Troisième sujet : le quota postgres", uuid="b7", ts="2026-11-01T10:02:00Z"),
+        session_line("assistant", "Le quota est de 10 Go.", uuid="b8", ts="2026-11-01T10:02:01Z"),
+    ]
+    p.parent.mkdir(parents=True)
+    p.write_text("".join(lines), encoding="utf-8")
+    index_paths(tmp_path / "idx", [tmp_path / "projects"], model=MODEL)
+    svc = Service(tmp_path / "idx")
+    hit = next(h for h in svc.search("file kafka partitions", 5).hits if h.kind == "exchange")
+    r = svc.read(hit.id, before=1, after=1)
+    kinds = [ps.kind for ps in r.passages]
+    texts = [ps.text for ps in r.passages]
+    assert kinds == ["exchange", "exchange", "exchange"], kinds
+    assert "redis" in texts[0] and "kafka" in texts[1] and "postgres" in texts[2]
+    assert [ps.is_hit for ps in r.passages] == [False, True, False]
+    assert r.passages[1].uuids == ["b5", "b6"] and r.passages[1].ts_first.startswith("2026-11-01T10:01")
+    svc.close()

@@ -50,6 +50,24 @@ def stdout_to_stderr() -> Iterator[None]:
         yield
 
 
+SESSION_KINDS = {"exchange", "summary", "tool_result", "thinking"}
+TURN_KINDS = {"exchange", "summary"}
+
+
+def neighbouring_turns(hit: Any, window: list[Any], before: int, after: int) -> list[Any]:
+    """The hit and up to ``before``/``after`` neighbours of the same source. In a session, neighbours are
+    conversation turns (exchanges, summaries), not the thinking/tool-output chunks between them; in a
+    document or an export, the neighbouring chunks of the hit's kind."""
+    allowed = TURN_KINDS if hit.kind in SESSION_KINDS else {hit.kind}
+    order = sorted(window, key=lambda h: (h.meta.get("ord", 0), h.id))
+    pos = next((i for i, h in enumerate(order) if h.id == hit.id), None)
+    if pos is None:
+        return [hit]
+    prev = [h for h in order[:pos] if h.kind in allowed][-before:] if before else []
+    nxt = [h for h in order[pos + 1:] if h.kind in allowed][:after]
+    return [*prev, hit, *nxt]
+
+
 def _opt_key(options: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(sorted((k, repr(v)) for k, v in options.items()))
 
@@ -281,12 +299,11 @@ class Service:
         store = self.store()
         with self._lock:
             store.refresh()
-            hits = store.neighbours(int(id), before, after) if (before or after) else store.get([int(id)])
-            if not any(h.id == int(id) for h in hits):
-                hits = store.get([int(id)]) + hits if hits else store.get([int(id)])
-        if not hits:
+            target = store.get([int(id)])
+            window = store.neighbours(int(id), 4 * before, 4 * after) if (before or after) and target else []
+        if not target:
             raise NotFound(f"no chunk with id {id} (the index may have changed: search again)")
-        hits.sort(key=lambda h: (h.meta.get("ord", 0), h.id))
+        hits = neighbouring_turns(target[0], window, before, after)
         pages = paginate(hits, int(id), page_chars)
         if q:
             terms = query_terms(q, expansions_of(q))
