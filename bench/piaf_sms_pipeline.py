@@ -43,12 +43,12 @@ CONFIGS = {
 VARIANTS = {
     "default, expansion merged into BM25": {"expand_lexical": "merge"},
     "default, merged + own list": {"expand_lexical": "both"},
-    "default, dense fill": {"dense_fill": True},
-    "default, merged + dense fill": {"expand_lexical": "merge", "dense_fill": True},
-    "default, both + dense fill": {"expand_lexical": "both", "dense_fill": True},
+    "default, dense fill": {"fill": "all"},
+    "default, merged + dense fill": {"expand_lexical": "merge", "fill": "all"},
+    "default, both + dense fill": {"expand_lexical": "both", "fill": "all"},
     "default, both + dense fill, exp 1.0": {
         "expand_lexical": "both",
-        "dense_fill": True,
+        "fill": "all",
         "weights": {"expansion": 1.0},
     },
 }
@@ -56,40 +56,16 @@ VARIANTS = {
 
 def grid() -> dict[str, dict]:
     out = {}
-    for how in ("list", "both"):
-        for wx in (0.5, 1.0):
-            out[f"zscore fill {how} exp={wx}"] = {
-                "dense_fill": True,
-                "expand_lexical": how,
-                "rerank": "none",
-                "weights": {"expansion": wx},
-            }
-            out[f"minmax fill {how} exp={wx}"] = {
-                "dense_fill": True,
-                "expand_lexical": how,
-                "rerank": "none",
-                "weights": {"expansion": wx},
-                "norm": "minmax",
-            }
-    for wx in (1.0, 1.5, 2.0):
-        for wl in (1.0, 1.5):
-            out[f"zscore fill both lex={wl} exp={wx} + rerank"] = {
-                "dense_fill": True,
-                "expand_lexical": "both",
-                "weights": {"expansion": wx, "lexical": wl},
-            }
-    out["minmax fill both exp=1 + rerank"] = {
-        "dense_fill": True,
-        "expand_lexical": "both",
-        "norm": "minmax",
-        "weights": {"expansion": 1.0},
-    }
-    out["rrf both exp=1 + rerank"] = {"fusion": "rrf", "expand_lexical": "both", "weights": {"expansion": 1.0}}
-    out["zscore fill both exp=1 + rerank"] = {
-        "dense_fill": True,
-        "expand_lexical": "both",
-        "weights": {"expansion": 1.0},
-    }
+    for fill in ("dense", "lexical", "all"):
+        for how in ("both", "merge"):
+            for wl, wx in ((1.0, 1.0), (1.5, 1.0), (1.5, 2.0), (2.0, 1.0)):
+                if how == "merge" and wx != 1.0:
+                    continue
+                out[f"fill={fill} {how} lex={wl} exp={wx} + rerank"] = {
+                    "fill": fill,
+                    "expand_lexical": how,
+                    "weights": {"lexical": wl, "expansion": wx},
+                }
     if os.environ.get("SMS_FULL_GRID") != "1":
         return out
     for fusion, norm in (("weighted", "zscore"), ("weighted", "minmax"), ("rrf", "zscore")):

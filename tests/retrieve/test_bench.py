@@ -40,7 +40,7 @@ def test_load_dataset_and_split():
 def test_parse_config_and_doc_dedupe():
     c = parse_config("hybrid@usem3,fusion=rrf,weights.dense=0.5,rerank=none,rerank_depth=40")
     assert c.model == "usem3" and c.options["fusion"] == "rrf" and c.options["weights"] == {"dense": 0.5}
-    assert c.options["rerank_depth"] == 40 and c.options["rerank"] is None
+    assert c.options["rerank_depth"] == 40 and c.options["rerank"] == "none"
     with pytest.raises(ValueError, match="unknown configuration"):
         parse_config("magic")
     hits = [Hit(1, 3.0, "document", "beir:x/d6", "a", {"doc_id": "d6"}),

@@ -119,10 +119,10 @@ def test_fill_and_expansion_placement(index):
     res = search(store, emb, "rendez-vous demain", k=3, expand_lexical="merge", rerank="none")
     assert "expansion" not in {n for h in res.hits for n in h.explain}
     assert res.hits[0].text.startswith("rdv demain")  # the merged BM25 list finds "rdv"
-    both = search(store, emb, "rendez-vous demain", k=3, expand_lexical="both", dense_fill=True)
+    both = search(store, emb, "rendez-vous demain", k=3, expand_lexical="both", fill="all")
     assert both.hits[0].text.startswith("rdv demain") and "expansion" in both.hits[0].explain
-    nofill = search(store, emb, "rendez-vous demain", k=6, dense_fill=False, rerank="none")
-    fill = search(store, emb, "rendez-vous demain", k=6, dense_fill=True, rerank="none")
+    nofill = search(store, emb, "rendez-vous demain", k=6, fill="none", rerank="none")
+    fill = search(store, emb, "rendez-vous demain", k=6, fill="all", rerank="none")
     assert {h.id for h in fill.hits} == {h.id for h in nofill.hits}  # same candidates, other scores
     assert [h.explain["fused"] for h in fill.hits] != [h.explain["fused"] for h in nofill.hits]
     with pytest.raises(ValueError, match="expand_lexical"):

@@ -57,8 +57,6 @@ def _value(v: str) -> Any:
         return True
     if low in ("false", "no", "off"):
         return False
-    if low in ("none", "null"):
-        return None
     for cast in (int, float):
         try:
             return cast(v)

@@ -7,8 +7,8 @@ the top ``rerank_depth`` candidates) -> hits, with ``Hit.explain`` saying which 
 Defaults (``DEFAULTS``) were chosen by measurement on the train half of piaf-dev and on the sms-dev
 abbreviation task (``bench/piaf_tune.py``, ``bench/piaf_rerank_tune.py``, ``bench/piaf_sms_pipeline.py``,
 ``pisteur bench``; see docs/retrieval.md and docs/bench/retrieval.md): z-score weighted fusion of the dense
-list (1.0), the BM25 list over the query *and* its expansions (1.5) and the BM25 list over the expansions alone
-(2.0), missing candidates filled with their exact scores, then the offline reranker over the top 30.
+list (1.0), the BM25 list over the query *and* its expansions (2.0) and the BM25 list over the expansions alone
+(1.0), missing candidates filled with their exact scores, then the offline reranker over the top 30.
 Every option can be overridden per search:
 
 ``mode``           ``hybrid`` | ``dense`` | ``lexical``
@@ -20,9 +20,10 @@ Every option can be overridden per search:
 ``expand_dense``   bool: also embed the query with its expansions appended and fuse that list (slower)
 ``expand_lexical`` ``list``: expansion terms make their own BM25 list; ``merge``: they join the query's BM25
                    list; ``both``
-``dense_fill``     bool: in weighted fusion, candidates missing from a list get their exact score instead
-                   of the list's floor: the cosine from the stored vector for the dense list, 0 for a
-                   BM25 list that returned fewer than ``candidates`` hits (no other chunk matches)
+``fill``           ``all`` | ``dense`` | ``lexical`` | ``none``: in weighted fusion, candidates missing from a
+                   list get their exact score instead of the list's floor: the cosine from the stored
+                   vector (dense list), 0 for a BM25 list that returned fewer than ``candidates`` hits
+                   (``lexical`` fills the query's BM25 list, ``all`` the expansion list too)
 ``rerank``         ``offline`` | ``offline+use`` | ``none``/False | any reranker spec (``cross-encoder:PATH``,
                    ``tei:URL``...)
 ``rerank_depth``   candidates re-scored (30)
@@ -46,12 +47,12 @@ DEFAULTS: dict[str, Any] = {
     "mode": "hybrid",
     "fusion": "weighted",
     "norm": "zscore",
-    "weights": {"dense": 1.0, "lexical": 1.5, "expansion": 2.0, "dense_expanded": 0.5},
+    "weights": {"dense": 1.0, "lexical": 2.0, "expansion": 1.0, "dense_expanded": 0.5},
     "rrf_k": 60.0,
     "expand": True,
     "expand_dense": False,
     "expand_lexical": "both",
-    "dense_fill": True,
+    "fill": "all",
     "rerank": "offline",
     "rerank_depth": 30,
     "candidates": 100,
@@ -85,6 +86,10 @@ def resolve_options(options: dict[str, Any]) -> dict[str, Any]:
     opts["weights"] = {**DEFAULTS["weights"], **(options.get("weights") or {})}
     if opts["mode"] not in MODES:
         raise ValueError(f"unknown mode '{opts['mode']}' ({', '.join(MODES)})")
+    if opts["fill"] is True:
+        opts["fill"] = "all"
+    if opts["fill"] not in ("none", "dense", "lexical", "all", False, None):
+        raise ValueError(f"unknown fill '{opts['fill']}' (all, dense, lexical, none)")
     if opts["expand_lexical"] not in ("list", "merge", "both"):
         raise ValueError(f"unknown expand_lexical '{opts['expand_lexical']}' (list, merge, both)")
     if opts["fusion"] not in ("weighted", "rrf"):
@@ -154,16 +159,18 @@ def search(
         fused = list(next(iter(active.values())))
     elif active:
         fill: dict[str, dict[int, float]] | None = None
-        if opts["dense_fill"] and opts["fusion"] == "weighted":
+        how_fill = opts["fill"]
+        if how_fill not in ("none", False, None) and opts["fusion"] == "weighted":
             fill = {}
             union = list(dict.fromkeys(i for lst in active.values() for i, _ in lst))
-            if qvec is not None and "dense" in active:
+            if qvec is not None and "dense" in active and how_fill in ("dense", "all"):
                 have = {i for i, _ in active["dense"]}
                 missing = [i for i in union if i not in have]
                 if missing:
                     vecs = np.asarray(store.vectors(missing), np.float32)
                     fill["dense"] = dict(zip(missing, (vecs @ qvec).tolist(), strict=True))
-            for name in ("lexical", "expansion"):
+            names = {"lexical": ("lexical",), "all": ("lexical", "expansion")}.get(how_fill, ())
+            for name in names:
                 if name in active and len(active[name]) < n:  # exhausted: every other chunk has BM25 = 0
                     have = {i for i, _ in active[name]}
                     fill[name] = {i: 0.0 for i in union if i not in have}
