@@ -204,6 +204,10 @@ def index_paths(
         if changes:
             raise mf.ManifestMismatch(changes)
     reader_version = int(want["reader_version"])
+    if segment_filter is None:
+        from pisteur.ingest.self_echo import keep_segment
+
+        segment_filter = keep_segment
     skip_kinds = {k for k, keep in ((KIND_TOOL_RESULT, include_tool_results), (KIND_THINKING, include_thinking))
                   if not keep}
 
