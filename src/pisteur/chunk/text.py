@@ -22,8 +22,10 @@ _SENT = re.compile(r"(?<=[.!?…:;])\s+(?=[A-ZÀ-ÖØ-Þ0-9«\"'(\[-])")
 
 @dataclass(frozen=True)
 class ChunkerConfig:
-    size: int = 256  # tokens per chunk (model tokens, specials included)
-    overlap: int = 32  # tokens shared by consecutive chunks
+    # Chosen on piaf-dev (bench/chunking.py, docs/BENCHMARKS.md): 128/16 gave the best nDCG@10 for both packaged
+    # models (e5 0.778 vs 0.760 at 256/32 and 0.765 at 512; USE 0.607 vs 0.593 and 0.597).
+    size: int = 128  # tokens per chunk (model tokens, specials included)
+    overlap: int = 16  # tokens shared by consecutive chunks
     version: int = 1
 
     def to_manifest(self) -> dict[str, int]:
