@@ -117,7 +117,7 @@ def test_model_change_is_refused_and_rebuild_works(tmp_path, corpus):
     with pytest.raises(mf.ManifestMismatch, match="model.spec"):
         index_paths(idx, [corpus], embedder=HashEmbedder("autre", dims=32))
     with pytest.raises(mf.ManifestMismatch, match="chunker"):
-        _run(idx, corpus, chunker=ChunkerConfig(size=128, overlap=16))
+        _run(idx, corpus, chunker=ChunkerConfig(size=64, overlap=8))
     rep = index_paths(idx, [corpus], embedder=HashEmbedder("autre", dims=32), rebuild=True)
     assert rep.added == 3
     assert open_store(idx).manifest()["model"]["dims"] == 32
