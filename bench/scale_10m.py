@@ -66,8 +66,8 @@ def main() -> None:
         del idx
     meta = json.loads((args.work / "build.json").read_text())
     bench = Path(__file__).parent / "scale_bench.py"
-    for variant in ({"candidates": 4000, "rescore_k": 1500}, {"candidates": 8000, "rescore_k": 2000},
-                    {"candidates": 4000, "rescore_k": 1500, "threads": 1}):
+    for variant in ({"candidates": 6000, "rescore_k": 2000}, {"candidates": 4000, "rescore_k": 1500},
+                    {"candidates": 6000, "rescore_k": 2000, "threads": 1}):
         out = subprocess.run([sys.executable, str(bench), "--child", "search", "bin-i8", str(meta["generation"]),
                               json.dumps(variant), str(args.queries), "--data", str(data), "--work",
                               str(args.work)], check=True, capture_output=True, text=True)

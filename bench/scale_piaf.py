@@ -26,7 +26,7 @@ CONFIGS = [
     ("float32 exact", {"index": "flat", "precision": "float32"}),
     ("float16 exact", {"index": "flat", "precision": "float16"}),
     ("int8 exact", {"index": "flat", "precision": "int8"}),
-    ("binary + int8 rescoring (candidates 4000, R 1500: exhaustive at this size)",
+    ("binary + int8 rescoring (defaults: candidates 6000, R 2000: exhaustive at this size)",
      {"index": "binary", "precision": "binary"}),
     ("binary + int8 rescoring, tight (candidates 100, R 30)",
      {"index": "binary", "precision": "binary", "candidates": 100, "rescore_k": 30}),

@@ -1,7 +1,7 @@
 """Quantised vectors in append-only generation segments: float32/float16/int8/binary, exact or Hamming search.
 
 Manifest config (``vectors``): ``{"index": "auto"|"flat"|"binary", "precision": "float32"|"float16"|"int8"|
-"binary", "rescore": "int8"|"float16"|"float32"|"none", "candidates": 4000, "rescore_k": 1500}``.
+"binary", "rescore": "int8"|"float16"|"float32"|"none", "candidates": 6000, "rescore_k": 2000}``.
 
 On disk (``<index>/vectors/``), per generation G (8 digits):
 
@@ -88,8 +88,8 @@ class QuantVectors:
     """The quantised vector layer (see module doc)."""
 
     def __init__(self, directory: Path, dims: int, generation: int, *, precision: str = "float32",
-                 search: str = "auto", rescore: str | None = None, rescore_k: int = 1500,
-                 candidates: int = 4000, query_centre: float = 0.75,
+                 search: str = "auto", rescore: str | None = None, rescore_k: int = 2000,
+                 candidates: int = 6000, query_centre: float = 0.75,
                  threads: int | None = None, **_: Any) -> None:
         if precision not in quant.PRECISIONS:
             raise ValueError(f"unknown precision {precision!r} (known: {', '.join(quant.PRECISIONS)})")
