@@ -30,6 +30,8 @@ CONFIGS = [
      {"index": "binary", "precision": "binary"}),
     ("binary + int8 rescoring, tight (candidates 100, R 30)",
      {"index": "binary", "precision": "binary", "candidates": 100, "rescore_k": 30}),
+    ("binary + int8 rescoring (candidates 200, R 50)",
+     {"index": "binary", "precision": "binary", "candidates": 200, "rescore_k": 50}),
     ("binary + float16 rescoring, tight (candidates 100, R 30)",
      {"index": "binary", "precision": "binary", "rescore": "float16", "candidates": 100, "rescore_k": 30}),
     ("binary only (asymmetric, no rescoring; candidates 100)",

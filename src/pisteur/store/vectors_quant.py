@@ -28,7 +28,6 @@ scored exactly.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -36,52 +35,16 @@ import numpy as np
 
 from pisteur.store import quant
 from pisteur.store import vectors_flat as _vectors_flat  # noqa: F401  (registers "flat" first; see _open)
+from pisteur.store.segfiles import atomic_save, atomic_write_text, fsync_dir, gen_files
 from pisteur.store.shards import BinaryShards, default_threads, merge_topk, parallel_map, split_ranges
 from pisteur.store.vectors import register_vector_index
 
-_NAME = re.compile(r"^(q|qdel|qbase|qcal)-(\d{8})(?:\.(ids|bits|fine))?(?:\.npy)?$")
 COMPACT_SEGMENTS = 16
 COMPACT_DEAD_FRACTION = 0.25
 AUTO_FLAT_MAX = 20_000_000  # live vectors x dims: ~52k chunks at 384-d, ~20k at 1024-d
 EXACT_SUBSET_MAX = 20_000
 CALIBRATION_ROWS = 100_000
 SEARCH_MODES = ("auto", "flat", "binary")
-
-
-def gen_files(directory: Path, pattern: re.Pattern[str] = _NAME) -> list[tuple[int, str, str | None, Path]]:
-    out = []
-    if directory.exists():
-        for p in directory.iterdir():
-            m = pattern.match(p.name)
-            if m:
-                out.append((int(m.group(2)), m.group(1), m.group(3), p))
-    return sorted(out, key=lambda t: (t[0], t[1]))
-
-
-def atomic_save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class QuantVectors:
