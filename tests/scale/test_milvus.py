@@ -122,3 +122,12 @@ def test_reopen_readonly(store: MilvusStore, tmp_path: Path) -> None:
     assert ro.generation() >= 3
     with pytest.raises(FileNotFoundError):
         MilvusStore(str(tmp_path / "empty.db"), readonly=True)
+
+
+def test_weighted_fusion_orients_bm25(store: MilvusStore) -> None:
+    from pisteur.retrieve.analysis import analyze
+
+    text = " ".join(analyze("universités"))
+    far = vec("zzz")  # a dense query unrelated to every document
+    lexical_only = store.hybrid_search(far, text, 1, ranker="weighted", weights=(0.0, 1.0))
+    assert "universités" in store.get([lexical_only[0][0]])[0].text

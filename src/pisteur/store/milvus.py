@@ -216,11 +216,25 @@ class MilvusStore:
 
     def hybrid_search(self, query: np.ndarray, text: str, k: int, filters: Filters | None = None, *,
                       ranker: str = "rrf", weights: tuple[float, float] = (0.5, 0.5), rrf_k: int = 60,
-                      candidates: int | None = None) -> list[tuple[int, float]]:
-        """Dense + BM25 fused server side: ``rrf`` (RRFRanker) or ``weighted`` (WeightedRanker)."""
+                      candidates: int | None = None, server_weighted: bool = False) -> list[tuple[int, float]]:
+        """Dense + BM25 fused: ``rrf`` (Milvus ``RRFRanker``, server side) or ``weighted``.
+
+        ``weighted`` is fused here, with the normalisation Milvus's ``WeightedRanker`` documents (inner
+        product: 0.5 + atan(s)/pi, BM25: 2 atan(s)/pi), because the server-side ranker of Milvus Lite 2.5.1
+        normalises BM25 as a distance (measured: weights (0, 1) return the *worst* BM25 matches first).
+        ``server_weighted=True`` uses the server's ranker (for a Milvus release where that is fixed)."""
         pm = _pymilvus()
         expr = filter_expr(filters)
         n = candidates or max(k * 4, 50)
+        if ranker == "weighted" and not server_weighted:
+            dense = self.dense_search(query, n, filters)
+            lex = self.lexical_search_text(text, n, filters) if text.strip() else []
+            fused: dict[int, float] = {}
+            for i, s in dense:
+                fused[i] = fused.get(i, 0.0) + weights[0] * (0.5 + float(np.arctan(s)) / np.pi)
+            for i, s in lex:
+                fused[i] = fused.get(i, 0.0) + weights[1] * (2 * float(np.arctan(s)) / np.pi)
+            return sorted(fused.items(), key=lambda t: (-t[1], t[0]))[:k]
         reqs = [pm.AnnSearchRequest(data=[np.asarray(query, np.float32).tolist()], anns_field="dense",
                                     param={"metric_type": "IP"}, limit=n, expr=expr or None),
                 pm.AnnSearchRequest(data=[text], anns_field="sparse", param={"metric_type": "BM25"}, limit=n,
