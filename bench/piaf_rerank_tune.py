@@ -71,6 +71,10 @@ def main() -> None:
                 tot += 1 / np.log2(r + 2)
         return tot / len(rows)
 
+    from pisteur.retrieve.rerank.offline import DEFAULT_WEIGHTS, USE_WEIGHTS
+
+    for label, sw in (("shipped DEFAULT_WEIGHTS", DEFAULT_WEIGHTS), ("shipped USE_WEIGHTS", USE_WEIGHTS)):
+        print(label, {k: round(score(sw, r), 4) for k, r in (("train", train), ("test", test))})
     names = [f for f in FEATURES if f != "expansion" and not (args.no_use and f == "use")]
     base = {"fused": 1.0}
     print("first stage (fused) ", {k: round(score(base, r), 4) for k, r in (("train", train), ("test", test))})

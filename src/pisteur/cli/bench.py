@@ -26,7 +26,10 @@ def bench(
     limit: Annotated[int, typer.Option(help="Use only the first N judged queries (0 = all).")] = 0,
     depth: Annotated[int, typer.Option(help="Documents ranked per query (recall@100 needs 100).")] = 100,
     title: Annotated[bool, typer.Option("--title/--no-title", help="Prepend each document's title.")] = False,
-    chunk_size: Annotated[int, typer.Option(help="Chunk size in model tokens.")] = 256,
+    chunk_size: Annotated[
+        int | None, typer.Option(help="Chunk size in model tokens (default: the product chunker's).")
+    ] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="Chunk overlap in model tokens.")] = None,
     run_file: Annotated[
         Path | None,
         typer.Option("--run-file", help="Write one configuration's ranking (TREC: qid Q0 docid rank score tag)."),
@@ -83,7 +86,13 @@ def bench(
     if not qs:
         err.print("[red]error:[/red] no judged query in this dataset/fold")
         raise typer.Exit(2)
-    chunker = ChunkerConfig(size=chunk_size)
+    base = ChunkerConfig()
+    size = chunk_size or base.size
+    if chunk_overlap is not None:
+        overlap = chunk_overlap
+    else:
+        overlap = base.overlap if chunk_size is None else size // 8
+    chunker = ChunkerConfig(size=size, overlap=overlap)
     by_model: dict[str, list[Any]] = {}
     for c in configs:
         by_model.setdefault(c.model or model, []).append(c)
@@ -129,6 +138,7 @@ def bench(
     doc = {
         "dataset": {"name": ds.name, "path": str(ds.path), "documents": len(ds.corpus), "queries": len(qs)},
         "queries_fold": queries,
+        "chunker": chunker.to_manifest(),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()} {platform.system()}, {__import__('os').cpu_count()} CPU",
         "results": [r.to_json() for r in results],

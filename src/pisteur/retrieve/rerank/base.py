@@ -50,7 +50,7 @@ def texts_of(hits: Sequence[Hit | str]) -> list[str]:
 
 Factory = Callable[..., Reranker]
 _REGISTRY: dict[str, Factory] = {}
-_CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], Reranker] = {}
+_CACHE: dict[tuple[str, str], Reranker] = {}
 
 
 def register_reranker(prefix: str) -> Callable[[Factory], Factory]:
@@ -76,7 +76,7 @@ def reranker_names() -> list[str]:
 def get_reranker(spec: str, **options: Any) -> Reranker:
     """The reranker named by ``spec`` (``NAME`` or ``NAME:ARGUMENT``); instances are cached per spec."""
     _load_builtin()
-    key = (spec, tuple(sorted(options.items())))
+    key = (spec, repr(sorted(options.items())))  # options may hold dicts (weights): key on their repr
     if key in _CACHE:
         return _CACHE[key]
     name, _, arg = spec.partition(":")
