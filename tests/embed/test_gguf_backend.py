@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pisteur.embed import EmbedderError, load_embedder
-from pisteur.embed.gguf import eos_plan, fit_tokens, pooling_type_for
+from pisteur.embed.gguf import eos_plan, fit_tokens, pooling_type_for, tail_specials
 from pisteur.models.catalog import find_for_spec, get_model
 
 
@@ -35,10 +35,19 @@ def test_eos_plan_and_fit() -> None:
     assert eos_plan([1, 2, eos], eos, needs_eos=True) == "model"  # official Qwen3 GGUF: llama.cpp adds it
     assert eos_plan([1, 2], eos, needs_eos=True) == "pisteur"
     assert eos_plan([1, 2], eos, needs_eos=False) == ""
-    assert fit_tokens([5, 6, 7], 8, eos) == [5, 6, 7, eos]
-    assert fit_tokens([5, 6, 7, eos], 8, eos) == [5, 6, 7, eos]  # never twice
-    assert fit_tokens(list(range(20)), 8, eos) == [0, 1, 2, 3, 4, 5, 6, eos]  # cut, EOS kept last
-    assert fit_tokens(list(range(20)), 8, None) == list(range(8))
+    assert fit_tokens([5, 6, 7], 8, [eos]) == [5, 6, 7, eos]  # pisteur appends the EOS
+    assert fit_tokens([5, 6, 7, eos], 8, [eos]) == [5, 6, 7, eos]  # never twice
+    assert fit_tokens(list(range(20)), 8, [eos]) == [0, 1, 2, 3, 4, 5, 6, eos]  # cut, EOS kept last
+    sep = 102
+    assert fit_tokens([101, 7, 8, 9, sep], 4, [sep]) == [101, 7, 8, sep]  # BERT: [SEP] survives the cut
+    assert fit_tokens([101, 7, 8, 9, sep], 4, [sep, eos]) == [101, 7, sep, eos]
+    assert fit_tokens(list(range(20)), 8, []) == list(range(8))
+
+
+def test_tail_specials() -> None:
+    assert tail_specials(lambda t, b, s: [101, 102], 101) == [102]  # BERT: [CLS] ... [SEP]
+    assert tail_specials(lambda t, b, s: [151643], 151644) == [151643]  # a GGUF that adds the EOS itself
+    assert tail_specials(lambda t, b, s: [], 1) == []
 
 
 def test_missing_file_and_missing_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,6 +74,14 @@ def test_last_token_model_keeps_its_eos(tiny: dict[str, Path]) -> None:
     assert emb.describe()["query_instruction"].startswith("Instruct: ")
 
 
+def test_context_capped_at_training_length(tiny: dict[str, Path]) -> None:
+    emb = load_embedder(f"gguf:{tiny['gguf']}", n_threads=1)  # asks 512, the model was trained on 64
+    assert emb.max_tokens == 64
+    assert emb.embed_documents([" ".join(["police"] * 300)]).shape == (1, 32)
+
+
 def test_verify_st_against_gguf(tiny: dict[str, Path]) -> None:
-    rep = verify(load_embedder(f"st:{tiny['st']}"), load_embedder(f"gguf:{tiny['gguf']}", n_threads=1))
+    st = load_embedder(f"st:{tiny['st']}")  # max_seq_length 32
+    rep = verify(st, load_embedder(f"gguf:{tiny['gguf']}", n_threads=1, max_tokens=st.max_tokens))
     assert rep.passed, rep.to_dict()
+    assert rep.top1_agreement == 1.0

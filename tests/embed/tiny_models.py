@@ -30,7 +30,8 @@ def build_tiny_bert(root: Path) -> tuple[Path, Path]:
     hf_dir.mkdir(parents=True)
     vocab = [*SPECIAL, *dict.fromkeys(WORDS)]
     (hf_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tok = transformers.BertTokenizerFast(vocab_file=str(hf_dir / "vocab.txt"), do_lower_case=True)
+    tok = transformers.BertTokenizer.from_pretrained(hf_dir, do_lower_case=True)
+    assert tok("garde a vue")["input_ids"] == [2, 11, 12, 13, 3], "tiny vocabulary not loaded"
     tok.save_pretrained(hf_dir)
     torch.manual_seed(0)
     cfg = transformers.BertConfig(

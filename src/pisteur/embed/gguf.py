@@ -53,12 +53,28 @@ def eos_plan(probe_tokens: Sequence[int], eos_id: int, needs_eos: bool) -> str:
     return "model" if probe_tokens and probe_tokens[-1] == eos_id else "pisteur"
 
 
-def fit_tokens(tokens: list[int], max_tokens: int, eos_id: int | None) -> list[int]:
-    """Cut to ``max_tokens``; with ``eos_id`` the sequence ends with exactly that token."""
-    if eos_id is None:
-        return tokens[:max_tokens]
-    body = tokens[:-1] if tokens and tokens[-1] == eos_id else tokens
-    return body[: max_tokens - 1] + [eos_id]
+def fit_tokens(tokens: list[int], max_tokens: int, suffix: Sequence[int] = ()) -> list[int]:
+    """Cut to ``max_tokens`` keeping ``suffix`` (the special tokens the tokenizer puts last, [SEP] or the
+    EOS, plus the EOS pisteur appends) at the end, exactly once."""
+    suffix = list(suffix)
+    n = len(suffix)
+    body = tokens[:-n] if n and tokens[-n:] == suffix else tokens
+    if n and body[-n:] == suffix:  # the tokenizer added part of it, pisteur adds the rest
+        body = body[:-n]
+    return body[: max(0, max_tokens - n)] + suffix
+
+
+def tail_specials(tokenize: Callable[..., list[int]], bos_id: int) -> list[int]:
+    """The tokens a tokenizer appends to every text: those of the empty string after the BOS/CLS."""
+    empty = list(tokenize(b"", True, False))
+    return empty[1:] if empty and empty[0] == bos_id else empty
+
+
+def _n_ctx_train(llm: Any) -> int:
+    try:
+        return int(llm._model.n_ctx_train())
+    except Exception:  # older/newer llama-cpp-python without the internal model object
+        return 0
 
 
 class GGUFEmbedder:
@@ -103,6 +119,9 @@ class GGUFEmbedder:
         except Exception as exc:
             raise EmbedderError(f"llama.cpp cannot load {path}: {exc}") from exc
         self.batch_size = max(1, batch_size)
+        train_ctx = _n_ctx_train(self._llm)
+        if train_ctx and self.max_tokens > train_ctx:  # positions past training crash or garble small models
+            self.max_tokens = train_ctx
         self.dims = int(self._llm.n_embd())
         self.eos_id = int(self._llm.token_eos())
         probe = self._llm.tokenize(b"probe", add_bos=True, special=False)
@@ -110,15 +129,16 @@ class GGUFEmbedder:
             raise EmbedderError(f"{path}: the model needs an EOS token for last-token pooling, the GGUF has none")
         self.eos = eos_plan(probe, self.eos_id, bool(self.prompting.eos))
         self._tokenize_raw = self._llm.tokenize
+        tail = tail_specials(self._tokenize_raw, int(self._llm.token_bos()))
+        self.suffix = tail + ([self.eos_id] if self.eos == "pisteur" else [])
         self._install_tokenizer(self._tokenize_raw)
 
     def _install_tokenizer(self, original: Callable[..., list[int]]) -> None:
-        """Llama.embed tokenises each text itself: wrap its tokenizer to cut and to keep the EOS."""
-        eos = self.eos_id if self.eos else None
-        limit = self.max_tokens
+        """Llama.embed tokenises each text itself: wrap its tokenizer to cut and to keep the EOS/[SEP]."""
+        suffix, limit = self.suffix, self.max_tokens
 
         def tokenize(text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
-            return fit_tokens(list(original(text, add_bos, special)), limit, eos)
+            return fit_tokens(list(original(text, add_bos, special)), limit, suffix)
 
         self._llm.tokenize = tokenize  # type: ignore[method-assign]
 

