@@ -78,3 +78,13 @@ def test_auto_batch_size() -> None:
     assert auto_batch_size("cpu", None, 0.1) == 32
     assert auto_batch_size("cuda", 20 * 10**9, 8.0) < auto_batch_size("cuda", 20 * 10**9, 0.6)
     assert auto_batch_size("cuda", 80 * 10**9, 0.1) == 256
+
+
+def test_model_prompts_by_name(tiny_model: Path) -> None:
+    emb = load_embedder(f"st:{tiny_model}", prompts={"q": "query : "}, query_prompt_name="q")
+    q = emb.embed_queries(["rdv police"])
+    np.testing.assert_allclose(q[0], _manual_mean(tiny_model, "query : rdv police"), atol=1e-5)
+    d = emb.describe()
+    assert d["query_prefix"] == "query : " and d["query_prompt_name"] == "q"
+    with pytest.raises(EmbedderError, match="not in the catalogue"):
+        load_embedder(f"st:{tiny_model}", truncate_dim=16)

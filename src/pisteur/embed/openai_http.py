@@ -117,7 +117,10 @@ class OpenAIEmbedder:
         if exc.status == 404 or ("model" in low and ("not found" in low or "does not exist" in low)):
             return EmbedderError(f"{self.base_url} has no model '{self.model}' (HTTP {exc.status}: {msg})")
         if "context length" in low or "too long" in low or "maximum input length" in low:
-            return EmbedderError(f"input too long for '{self.model}' ({msg}): lower max_tokens for chunking")
+            return EmbedderError(
+                f"input too long for '{self.model}' ({msg}): lower max_tokens, or let the server cut "
+                "(TEI: extra_body={'truncate': True}; vLLM: extra_body={'truncate_prompt_tokens': N})"
+            )
         return EmbedderError(f"{self.base_url}: HTTP {exc.status}: {msg}")
 
     @staticmethod
