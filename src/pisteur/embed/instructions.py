@@ -35,9 +35,13 @@ class Prompting:
         return self.document_prefix + text
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"query_prefix": self.query_prefix, "document_prefix": self.document_prefix}
+        d: dict[str, Any] = {
+            "query_prefix": self.query_prefix,
+            "document_prefix": self.document_prefix,
+            "instruction": "",  # the manifest compares it: a changed instruction means a changed index
+        }
         if self.query_template:
-            d["query_instruction"] = self.query_template.replace("{task}", self.task)
+            d["query_instruction"] = d["instruction"] = self.query_template.replace("{task}", self.task)
             d["query_template"] = self.query_template
             d["task"] = self.task
             d["query_prefix"] = self.query_template.replace("{task}", self.task).split("{query}")[0]
