@@ -44,6 +44,10 @@ TRADEOFFS = """\
 * **Matryoshka** models (MRL range in the table) can be cut with `--dims N` (e.g. Qwen3-4B 2560 → 1024) to
   contain storage; other models refuse it.
 * **Licences**: Jina-v3 and NV-Embed-v2 are non-commercial (CC BY-NC 4.0).
+
+Also named by the seeds but not catalogued as embedding models: BGE-reranker-v2-m3 (a cross-encoder
+reranker), CamemBERTav2 (a base encoder to fine-tune), CamemBERT-bio and DrBERT (NER models), and
+Marsilia-Embeddings-FR-Base (finance; the seeds give no facts about it).
 """
 
 
