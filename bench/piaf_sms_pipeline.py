@@ -56,16 +56,8 @@ VARIANTS = {
 
 def grid() -> dict[str, dict]:
     out = {}
-    for fill in ("dense", "lexical", "all"):
-        for how in ("both", "merge"):
-            for wl, wx in ((1.0, 1.0), (1.5, 1.0), (1.5, 2.0), (2.0, 1.0)):
-                if how == "merge" and wx != 1.0:
-                    continue
-                out[f"fill={fill} {how} lex={wl} exp={wx} + rerank"] = {
-                    "fill": fill,
-                    "expand_lexical": how,
-                    "weights": {"lexical": wl, "expansion": wx},
-                }
+    for wd, wl, wx in ((1.0, 1.0, 1.0), (1.0, 1.0, 0.5), (1.0, 1.5, 1.0), (1.5, 1.5, 1.0), (1.0, 2.0, 1.0)):
+        out[f"default, dense={wd} lex={wl} exp={wx}"] = {"weights": {"dense": wd, "lexical": wl, "expansion": wx}}
     if os.environ.get("SMS_FULL_GRID") != "1":
         return out
     for fusion, norm in (("weighted", "zscore"), ("weighted", "minmax"), ("rrf", "zscore")):

@@ -7,7 +7,7 @@ the top ``rerank_depth`` candidates) -> hits, with ``Hit.explain`` saying which 
 Defaults (``DEFAULTS``) were chosen by measurement on the train half of piaf-dev and on the sms-dev
 abbreviation task (``bench/piaf_tune.py``, ``bench/piaf_rerank_tune.py``, ``bench/piaf_sms_pipeline.py``,
 ``pisteur bench``; see docs/retrieval.md and docs/bench/retrieval.md): z-score weighted fusion of the dense
-list (1.0), the BM25 list over the query *and* its expansions (2.0) and the BM25 list over the expansions alone
+list (1.0), the BM25 list over the query *and* its expansions (1.5) and the BM25 list over the expansions alone
 (1.0), missing candidates filled with their exact scores, then the offline reranker over the top 30.
 Every option can be overridden per search:
 
@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "mode": "hybrid",
     "fusion": "weighted",
     "norm": "zscore",
-    "weights": {"dense": 1.0, "lexical": 2.0, "expansion": 1.0, "dense_expanded": 0.5},
+    "weights": {"dense": 1.0, "lexical": 1.5, "expansion": 1.0, "dense_expanded": 0.5},
     "rrf_k": 60.0,
     "expand": True,
     "expand_dense": False,
