@@ -66,7 +66,7 @@ def main() -> None:
         del idx
     meta = json.loads((args.work / "build.json").read_text())
     bench = Path(__file__).parent / "scale_bench.py"
-    for variant in ({"candidates": 6000, "rescore_k": 2000}, {"candidates": 4000, "rescore_k": 1500},
+    for variant in ({"candidates": 6000, "rescore_k": 2000}, {"candidates": 16000, "rescore_k": 3000},
                     {"candidates": 6000, "rescore_k": 2000, "threads": 1}):
         out = subprocess.run([sys.executable, str(bench), "--child", "search", "bin-i8", str(meta["generation"]),
                               json.dumps(variant), str(args.queries), "--data", str(data), "--work",
