@@ -74,3 +74,19 @@ def test_dims_mismatch_report() -> None:
     other = Fake()
     other.dims = 4
     assert "dimensions differ" in verify(Fake(), other).error
+
+
+def test_probe_texts_fit_both_sides() -> None:
+    from pisteur.models.verify import PROBES, fit_text
+
+    class Words:
+        def __init__(self, limit: int) -> None:
+            self.max_tokens = limit
+
+        def count_tokens(self, text: str) -> int:
+            return len(text.split())
+
+    long = PROBES[-1][1]
+    cut = fit_text(long, [Words(8192), Words(128)])
+    assert len(cut.split()) == 128 - 24 and long.startswith(cut)
+    assert fit_text("court", [Words(512), Words(512)]) == "court"

@@ -86,13 +86,34 @@ def _rows_cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.sum(x * y, axis=1)
 
 
+def fit_text(text: str, embedders: list[Embedder], margin: int = 24) -> str:
+    """The longest word prefix of ``text`` that every embedder takes whole (``margin`` tokens left for
+    prefixes and instructions), so that both sides see the same text instead of cutting it differently."""
+    limit = min(e.max_tokens for e in embedders) - margin
+
+    def fits(t: str) -> bool:
+        return all(e.count_tokens(t) <= limit for e in embedders)
+
+    if fits(text):
+        return text
+    words = text.split(" ")
+    lo, hi = 1, len(words)
+    while lo < hi:  # binary search on the number of words
+        mid = (lo + hi + 1) // 2
+        if fits(" ".join(words[:mid])):
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])
+
+
 def verify(a: Embedder, b: Embedder, threshold: float = 0.99) -> VerifyReport:
     rep = VerifyReport(a.name, b.name, (a.dims, b.dims), threshold=threshold)
     if a.dims != b.dims:
         rep.error = f"dimensions differ: {a.dims} vs {b.dims} (not the same model, or --dims on one side only)"
         return rep
     ids = [i for i, _ in PROBES]
-    texts = [t for _, t in PROBES]
+    texts = [fit_text(t, [a, b]) for _, t in PROBES]
     qtexts = [q for q, _ in QUERIES]
     da, db = a.embed_documents(texts), b.embed_documents(texts)
     qa, qb = a.embed_queries(qtexts), b.embed_queries(qtexts)
