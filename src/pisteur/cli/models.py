@@ -29,6 +29,27 @@ def _fail(msg: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def parse_options(items: list[str] | None) -> dict[str, object]:
+    """``["max_tokens=256", "fp16=false", "base_url=http://h:8000/v1"]`` -> typed options."""
+    out: dict[str, object] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            _fail(f"option '{item}' is not KEY=VALUE")
+        value: object = raw
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        else:
+            for cast in (int, float):
+                try:
+                    value = cast(raw)
+                    break
+                except ValueError:
+                    pass
+        out[key.strip()] = value
+    return out
+
+
 def _gb(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f}"
 
@@ -183,6 +204,9 @@ def verify(
     b: Annotated[str, typer.Argument(help="Second BACKEND:NAME of the same model, e.g. st:/models/Qwen3-0.6B")],
     threshold: Annotated[float, typer.Option(help="Minimum mean cosine.")] = 0.99,
     dims: Annotated[int | None, typer.Option(help="Matryoshka dims applied to both sides.")] = None,
+    opt_a: Annotated[list[str] | None, typer.Option(
+        "--opt-a", help="Backend option for A, KEY=VALUE (repeatable): base_url=..., pooling=last, ...")] = None,
+    opt_b: Annotated[list[str] | None, typer.Option("--opt-b", help="Backend option for B, KEY=VALUE.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Embed a fixed probe set (French, English, code, long text) with two backends of the same model;
@@ -194,7 +218,8 @@ def verify(
 
     opts = {"dims": dims} if dims else {}
     try:
-        ea, eb = load_embedder(a, **opts), load_embedder(b, **opts)
+        ea = load_embedder(a, **opts, **parse_options(opt_a))
+        eb = load_embedder(b, **opts, **parse_options(opt_b))
         rep = run_verify(ea, eb, threshold)
     except EmbedderError as exc:
         _fail(str(exc), 2)
