@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,14 +83,12 @@ def build_index(
     path = (root or cache_dir() / "bench") / f"{ds.name}-{key}"
     done = path / DONE
     if done.exists():
-        info = json.loads(done.read_text())
-        store = LocalStore(path)
-        stats = store.stats()
-        store.close()
-        return BuiltIndex(path, 0.0, info["seconds"], True, stats["chunks"], stats["bytes_on_disk"], 0)
-    if path.exists():  # an interrupted build: start again
-        import shutil
-
+        return _reuse(path)
+    # Build in a private folder, then rename: two bench runs building the same index never clobber each
+    # other, and an interrupted build leaves only a stale ``.building-*`` folder behind.
+    final = path
+    path = final.with_name(f"{final.name}.building-{os.getpid()}")
+    if path.exists():
         shutil.rmtree(path)
     t0 = time.perf_counter()
     cached = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder)
@@ -124,6 +124,21 @@ def build_index(
     seconds = time.perf_counter() - t0
     stats = store.stats()
     store.close()
-    done.write_text(json.dumps({"seconds": seconds, "manifest_schema": mf.SCHEMA_VERSION}))
-    return BuiltIndex(path, seconds, seconds, False, stats["chunks"], stats["bytes_on_disk"],
+    (path / DONE).write_text(json.dumps({"seconds": seconds, "manifest_schema": mf.SCHEMA_VERSION}))
+    if final.exists() and not (final / DONE).exists():  # left by an interrupted build of an older version
+        shutil.rmtree(final, ignore_errors=True)
+    try:
+        os.rename(path, final)
+    except OSError:  # another run finished the same index first: use theirs
+        shutil.rmtree(path, ignore_errors=True)
+        return _reuse(final)
+    return BuiltIndex(final, seconds, seconds, False, stats["chunks"], stats["bytes_on_disk"],
                       cached.misses - misses0)
+
+
+def _reuse(path: Path) -> BuiltIndex:
+    info = json.loads((path / DONE).read_text())
+    store = LocalStore(path)
+    stats = store.stats()
+    store.close()
+    return BuiltIndex(path, 0.0, info["seconds"], True, stats["chunks"], stats["bytes_on_disk"], 0)
