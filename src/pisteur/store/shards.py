@@ -19,6 +19,14 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
 
 
+def _init_worker() -> None:
+    # OpenMP's thread count is per calling thread: set it in every worker, not only in the main thread
+    try:
+        single_thread_faiss()
+    except ImportError:  # pragma: no cover - faiss is a dependency
+        pass
+
+
 def default_threads() -> int:
     env = os.environ.get("PISTEUR_THREADS")
     if env:
@@ -32,7 +40,8 @@ def default_threads() -> int:
 def pool(threads: int) -> ThreadPoolExecutor:
     global _POOL, _POOL_SIZE
     if _POOL is None or _POOL_SIZE < threads:
-        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pisteur-shard")
+        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pisteur-shard",
+                                   initializer=_init_worker)
         _POOL_SIZE = threads
     return _POOL
 
