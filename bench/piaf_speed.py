@@ -80,7 +80,7 @@ def main() -> None:
     ds = load_dataset(PIAF)
     e5 = load_embedder("e5", workers=1)
     built = build_index(ds, e5)
-    big = cache_dir() / "bench" / f"piaf-speed-{args.chunks}"
+    big = cache_dir() / "bench" / f"piaf-speed-{args.chunks}-{built.path.name}"
     n = make_big(built.path, big, args.chunks, e5)
     store = open_store(big)
     qs = list(ds.queries.values())[: args.queries]
