@@ -127,3 +127,40 @@ def test_fill_and_expansion_placement(index):
     assert [h.explain["fused"] for h in fill.hits] != [h.explain["fused"] for h in nofill.hits]
     with pytest.raises(ValueError, match="expand_lexical"):
         search(store, emb, "x", expand_lexical="sideways")
+
+
+REAL_DOCS = [
+    "Le suspect a été placé en garde à vue au commissariat central jeudi soir.",
+    "La recette de la tarte aux pommes demande une pâte brisée et du beurre.",
+    "Le train pour Marseille a été annulé à cause d'une grève des contrôleurs.",
+    "rdv demain 15h devant la gare, tkt je serai à l'heure",
+    "La fonction parse_config lève ValueError quand la clé 'port' manque dans config.toml.",
+    "Les élèves de l'université passent leurs examens en juin.",
+]
+
+
+def test_default_pipeline_with_the_real_packaged_model(tmp_path, e5):
+    """The real e5 model (6 short texts): the default pipeline and its offline rerank on stored vectors."""
+    store = open_store(tmp_path / "real", readonly=False)
+    with store.writer() as w:
+        w.set_manifest(wanted_manifest(e5, ChunkerConfig(), {"index": "flat", "precision": "float32"}, {}))
+        store._vec = None
+        store.refresh()
+        for i, text in enumerate(REAL_DOCS):
+            ch = chunk_segments([Segment(text=text, kind=KIND_DOCUMENT, meta={})], ChunkerConfig(), e5.count_tokens)
+            w.upsert_source(SourceState(path=f"/d/{i}", size=1, mtime_ns=1, fingerprint="f", reader="text"),
+                            ch, e5.embed_documents([c.text for c in ch]))
+    store.close()
+    ro = open_store(tmp_path / "real")
+    cases = {
+        "arrestation et détention policière": 0,
+        "dessert aux fruits": 1,
+        "rendez-vous à la gare": 3,
+        "erreur de configuration parse_config": 4,
+        "universités": 5,
+    }
+    for query, want in cases.items():
+        res = search(ro, e5, query, k=3)
+        assert res.hits[0].text == REAL_DOCS[want], (query, [h.text for h in res.hits])
+        assert res.hits[0].explain["rerank"]["by"] == "offline"
+    ro.close()
