@@ -249,3 +249,21 @@ def test_ids_out_of_order(tmp_path: Path) -> None:
     np.testing.assert_allclose(idx.reconstruct(ids[[5, 2]]), x[[5, 2]], atol=0.02)
     got, _ = idx.search(x[9], 5, np.sort(ids[[9, 7, 11]]))
     assert sorted(got.tolist()) == sorted([ids[9], ids[11]])
+
+
+def test_reader_survives_a_writer_compacting_under_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(vq, "COMPACT_SEGMENTS", 2)
+    x = clustered(400, 13)
+    w = vq.QuantVectors(tmp_path, D, 0, precision="int8", search="binary")
+    w.add(np.arange(200), x[:200])
+    w.flush(1)
+    reader = vq.QuantVectors(tmp_path, D, 1, precision="int8", search="binary")  # opened at G=1, no search yet
+    w.add(np.arange(200, 300), x[200:300])
+    w.flush(2)
+    w.add(np.arange(300, 350), x[300:350])
+    w.flush(3)  # third segment: compaction, base at 3
+    w.add(np.arange(350, 400), x[350:400])
+    w.flush(4)  # deletes the files older than the base, which the reader still maps
+    assert list(tmp_path.glob("qbase-00000003")) and not list(tmp_path.glob("q-00000001.*"))
+    assert reader.search(x[5], 1)[0][0] == 5 and len(reader) == 200
+    assert reader.reconstruct(np.array([7])).shape == (1, D)

@@ -47,6 +47,16 @@ CALIBRATION_ROWS = 100_000
 SEARCH_MODES = ("auto", "flat", "binary")
 
 
+def _remap(arr: np.ndarray) -> np.ndarray:
+    name = getattr(arr, "filename", None)
+    if not name:
+        return arr
+    try:
+        return np.load(name, mmap_mode="r")
+    except OSError:
+        return arr
+
+
 class QuantVectors:
     """The quantised vector layer (see module doc)."""
 
@@ -312,8 +322,8 @@ class QuantVectors:
         if self._shards is None:
             self._shards = BinaryShards(self._seg_bits, self.dims, self.threads)
             # the shards hold the bits now: re-map the files so the pages read while building are released
-            self._seg_bits = [np.load(p, mmap_mode="r") if isinstance(b, np.memmap) and (p := b.filename)
-                              else b for b in self._seg_bits]
+            # (a file a later writer already compacted away keeps its old mapping)
+            self._seg_bits = [_remap(b) for b in self._seg_bits]
         return self._shards
 
     def _binary(self, q: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
