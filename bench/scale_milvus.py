@@ -56,15 +56,17 @@ def main() -> None:
                 w.upsert_source(st, [Chunk(text=c["text"], kind="document", meta={"doc": c["id"]}) for c in part],
                                 docs[start : start + 100], ids=list(range(start, start + len(part))))
         insert_s = time.perf_counter() - t0
+        raw = lexical == "milvus"
+
+        def text(i: int, raw: bool = raw) -> str:
+            return queries[i]["text"] if raw else " ".join(analyze(queries[i]["text"]))
+
         modes = {
             "dense": lambda i: store.dense_search(qv[i], 10),
-            "bm25": lambda i: (store.lexical_search(analyze(queries[i]["text"]), 10) if lexical == "pisteur"
-                               else store.lexical_search_text(queries[i]["text"], 10)),
-            "hybrid rrf": lambda i: store.hybrid_search(
-                qv[i], " ".join(analyze(queries[i]["text"])) if lexical == "pisteur" else queries[i]["text"], 10),
-            "hybrid weighted 0.7/0.3": lambda i: store.hybrid_search(
-                qv[i], " ".join(analyze(queries[i]["text"])) if lexical == "pisteur" else queries[i]["text"], 10,
-                ranker="weighted", weights=(0.7, 0.3)),
+            "bm25": lambda i: store.lexical_search_text(text(i), 10),
+            "hybrid rrf": lambda i: store.hybrid_search(qv[i], text(i), 10),
+            "hybrid weighted 0.7/0.3": lambda i: store.hybrid_search(qv[i], text(i), 10, ranker="weighted",
+                                                                     weights=(0.7, 0.3)),
         }
         for name, fn in modes.items():
             if name == "dense" and lexical == "milvus":
