@@ -267,3 +267,25 @@ def test_reader_survives_a_writer_compacting_under_it(tmp_path: Path, monkeypatc
     assert list(tmp_path.glob("qbase-00000003")) and not list(tmp_path.glob("q-00000001.*"))
     assert reader.search(x[5], 1)[0][0] == 5 and len(reader) == 200
     assert reader.reconstruct(np.array([7])).shape == (1, D)
+
+
+def test_ivf_retrains_when_grown_and_hnsw_rebuilds_when_dead(tmp_path: Path, monkeypatch) -> None:
+    import pisteur.store.vectors_faiss as vf
+
+    x = clustered(2400, 14)
+    ivf = open_vector_index(tmp_path / "ivf", D, 0, {"index": "ivf", "precision": "int8", "nprobe": 64})
+    ivf.add(np.arange(100), x[:100])
+    ivf.flush(1)
+    nlist_small = ivf._ann.nlist
+    ivf.add(np.arange(100, 2400), x[100:])
+    ivf.flush(2)
+    assert ivf._ann_trained_on == 2400 and ivf._ann.nlist > nlist_small
+    assert ivf.search(x[2000], 1)[0][0] == 2000
+    monkeypatch.setattr(vf, "REBUILD_DEAD_FRACTION", 0.1)
+    hnsw = open_vector_index(tmp_path / "hnsw", D, 0, {"index": "hnsw", "precision": "int8"})
+    hnsw.add(np.arange(1000), x[:1000])
+    hnsw.flush(1)
+    hnsw.remove(np.arange(200))
+    hnsw.flush(2)
+    assert len(hnsw._ann_dead) == 0 and hnsw._ann.ntotal == 800  # rebuilt without the dead
+    assert hnsw.search(x[500], 1)[0][0] == 500
