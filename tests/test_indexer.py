@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from helpers import HashEmbedder
+
 from pisteur.chunk import ChunkerConfig
 from pisteur.indexer import index_paths, remove_paths
 from pisteur.store import manifest as mf

@@ -46,7 +46,7 @@ def test_giant_token_is_split_anyway() -> None:
 
 def test_chunks_of_an_exchange_report_only_their_own_uuids() -> None:
     parts = [f"message {i} " + "mot " * 30 for i in range(6)]
-    text, anchors, pos = "", [], 0
+    text, anchors = "", []
     for i, p in enumerate(parts):
         anchors.append((len(text), 10 + i, f"uuid-{i}"))
         text += p + "\n"

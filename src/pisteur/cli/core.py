@@ -38,13 +38,16 @@ def index(
     model: Annotated[str | None, typer.Option(
         "--model", "-m", help="Embedding model: e5-small (default, packaged), use-m3 (fast, packaged), or "
         "BACKEND:NAME (ollama:qwen3-embedding:4b, st:/path, openai:NAME, gguf:/path.gguf).")] = None,
-    dims: Annotated[int | None, typer.Option(help="Matryoshka: keep the first N dims (models that support it).")] = None,
+    dims: Annotated[int | None, typer.Option(
+        help="Matryoshka: keep the first N dims (models that support it).")] = None,
     chunk_size: Annotated[int | None, typer.Option(help="Tokens per chunk (model tokens).")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="Tokens shared by consecutive chunks.")] = None,
     precision: Annotated[str | None, typer.Option(
-        help="Stored vector precision: float32, float16, int8, binary (binary/int8 rescore from a finer copy).")] = None,
+        help="Stored vector precision: float32, float16, int8, binary (binary/int8 rescore from a finer copy)."
+    )] = None,
     ann: Annotated[str | None, typer.Option(help="Vector index: auto, flat, binary, hnsw, ivf.")] = None,
-    no_tool_results: Annotated[bool, typer.Option("--no-tool-results", help="Skip tool outputs (most of the bytes).")] = False,
+    no_tool_results: Annotated[bool, typer.Option(
+        "--no-tool-results", help="Skip tool outputs (most of the bytes).")] = False,
     no_thinking: Annotated[bool, typer.Option("--no-thinking", help="Skip the assistant's thinking blocks.")] = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the index and re-index everything.")] = False,
     index_dir: IndexOpt = None,
@@ -103,10 +106,13 @@ def search(
     source: Annotated[str | None, typer.Option(help="Only sources whose path contains this.")] = None,
     since: Annotated[str | None, typer.Option("--since", "--from", help="From this date (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option("--until", "--to", help="Up to this date (YYYY-MM-DD).")] = None,
-    mode: Annotated[str | None, typer.Option(help="dense, lexical or hybrid (default: the tuned pipeline).")] = None,
-    no_expand: Annotated[bool, typer.Option("--no-expand", help="No query expansion (abbreviations, acronyms, concepts).")] = False,
+    mode: Annotated[str | None, typer.Option(
+        help="dense, lexical or hybrid (default: the tuned pipeline).")] = None,
+    no_expand: Annotated[bool, typer.Option(
+        "--no-expand", help="No query expansion (abbreviations, acronyms, concepts).")] = False,
     no_rerank: Annotated[bool, typer.Option("--no-rerank", help="Skip the second-stage re-scoring.")] = False,
-    explain: Annotated[bool, typer.Option("--explain", help="Show expansions and which stage scored each hit.")] = False,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Show expansions and which stage scored each hit.")] = False,
     index_dir: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -12,7 +12,6 @@ from pisteur.embed.base import (
 )
 
 
-
 def embedder_for_manifest(manifest: dict, **overrides: object) -> Embedder:
     """The embedder that produced an index's vectors (to embed queries the same way as the documents)."""
     model = manifest.get("model") or {}

@@ -167,7 +167,7 @@ class LocalStore:
             ).fetchall()
             for cid, kind, text, meta, path, ls, le, ord_, bs, be in rows:
                 m = json.loads(meta)
-                m.update(line_start=ls, line_end=le, ord=ord_)
+                m.update(line_start=ls, line_end=le, ord=ord_, byte_start=bs, byte_end=be)
                 found[cid] = Hit(id=cid, score=0.0, kind=kind, source=path, text=text, meta=m)
         return [found[i] for i in ids if i in found]
 
