@@ -25,6 +25,7 @@ from pisteur.chunk import ChunkerConfig, chunk_segments
 from pisteur.embed import Embedder, load_embedder, resolve_spec
 from pisteur.retrieve.analysis import ANALYZER_VERSION
 from pisteur.store import manifest as mf
+from pisteur.store import open_store
 from pisteur.store.base import SourceState
 from pisteur.store.local import LocalStore
 from pisteur.store.lock import WriterLock
@@ -69,10 +70,10 @@ def fingerprint(path: Path, length: int | None = None) -> str:
 
 
 def wanted_manifest(embedder: Embedder, chunker: ChunkerConfig, vectors: dict[str, Any],
-                    options: dict[str, Any]) -> dict[str, Any]:
+                    options: dict[str, Any], engine: str = "local") -> dict[str, Any]:
     desc = embedder.describe()
     return {
-        "engine": "local",
+        "engine": engine,
         "model": {**desc, "spec": embedder.name, "dims": embedder.dims, "options": options},
         "chunker": chunker.to_manifest(),
         "vectors": vectors,
@@ -169,18 +170,23 @@ def index_paths(
     segment_filter: Callable[[Segment], bool] | None = None,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
+    engine: str = "local",
+    uri: str | None = None,
 ) -> IndexReport:
     t0 = time.perf_counter()
     report = IndexReport()
     index_dir = Path(index_dir)
     notify = progress or (lambda *a, **k: None)
     roots = [Path(p).expanduser().resolve() for p in paths]
+    if rebuild and engine != "local":
+        raise ValueError("--rebuild is for local indexes; with Milvus, drop the collections or use another "
+                         "PISTEUR_MILVUS_PREFIX")
     if rebuild and index_dir.exists():
         with WriterLock(index_dir):  # refuse to wipe under a running writer
             for child in index_dir.iterdir():
                 if child.name != "writer.lock":
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
-    store = LocalStore(index_dir, readonly=False)
+    store = open_store(index_dir, readonly=False, engine=engine, uri=uri)
     existing = store.manifest()
     own_embedder = embedder is None
     old_model = existing.get("model") if existing else None
@@ -198,7 +204,7 @@ def index_paths(
     chunker = chunker or ChunkerConfig(**{k: v for k, v in (existing.get("chunker") or {}).items()
                                           if k in ("size", "overlap", "version")})
     vectors = vectors or existing.get("vectors") or {"index": "flat", "precision": "float32"}
-    want = wanted_manifest(embedder, chunker, vectors, model_options or {})
+    want = wanted_manifest(embedder, chunker, vectors, model_options or {}, engine)
     if existing:
         changes = mf.diff(existing, want)
         if changes:
@@ -212,13 +218,11 @@ def index_paths(
                   if not keep}
 
     with store.writer() as w:
-        if existing and existing.get("analyzer_version") != ANALYZER_VERSION:
+        if existing and existing.get("analyzer_version") != ANALYZER_VERSION and hasattr(w, "reanalyze"):
             n = w.reanalyze()  # lexical terms only: no re-embedding needed
             notify("reanalyzed", chunks=n)
         if not existing or any(existing.get(k) != want[k] for k in ("reader_version", "analyzer_version")):
             w.set_manifest({**existing, **want})
-            store._vec = None
-            store.refresh()
         files, skipped = ingest.discover(roots)
         for p, reason in skipped:
             report.skipped.append((str(p), reason))
@@ -290,9 +294,11 @@ def index_paths(
     return report
 
 
-def remove_paths(index_dir: Path, paths: Sequence[Path]) -> int:
+def remove_paths(index_dir: Path, paths: Sequence[Path], engine: str = "local", uri: str | None = None) -> int:
     """Remove every source at or under ``paths`` from the index; returns the number of sources removed."""
-    store = LocalStore(Path(index_dir), readonly=False)
+    if engine == "local" and not (Path(index_dir) / "index.sqlite").exists():
+        raise FileNotFoundError(f"no pisteur index at {index_dir}")
+    store = open_store(index_dir, readonly=False, engine=engine, uri=uri)
     roots = [Path(p).expanduser().resolve() for p in paths]
     n = 0
     with store.writer() as w:

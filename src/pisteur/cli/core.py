@@ -17,11 +17,21 @@ IndexOpt = Annotated[
                  show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (one JSON object per line).")]
+EngineOpt = Annotated[str | None, typer.Option(
+    "--engine", help="Storage engine: local (an index directory, default) or milvus (with --uri).")]
+UriOpt = Annotated[str | None, typer.Option(
+    "--uri", help="Milvus URI for --engine milvus: http://host:19530, or a Milvus Lite file ./pisteur.db.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, only errors and the summary.")]
 
 
 def _index_dir(index: Path | None) -> Path:
     return (index or default_index_dir()).expanduser()
+
+
+def _engine(engine: str | None) -> str:
+    import os
+
+    return engine or os.environ.get("PISTEUR_ENGINE", "local")
 
 
 def _fail(msg: str, code: int = 1) -> None:
@@ -51,6 +61,8 @@ def index(
     no_thinking: Annotated[bool, typer.Option("--no-thinking", help="Skip the assistant's thinking blocks.")] = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the index and re-index everything.")] = False,
     index_dir: IndexOpt = None,
+    engine: EngineOpt = None,
+    uri: UriOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -74,7 +86,9 @@ def index(
                                 else d.overlap)
     vectors = None
     if precision or ann:
-        vectors = {"index": ann or "flat", "precision": precision or "float32"}
+        from pisteur.store.vectors_quant import config_for
+
+        vectors = config_for(precision or "float32", ann or "auto")
     options = {"dims": dims} if dims else None
     prog = IndexProgress(enabled=not quiet and not as_json)
     try:
@@ -82,7 +96,7 @@ def index(
             report = index_paths(idir, [p.expanduser() for p in targets], model=model, model_options=options,
                                  chunker=chunker, vectors=vectors, rebuild=rebuild,
                                  include_tool_results=not no_tool_results, include_thinking=not no_thinking,
-                                 progress=prog)
+                                 progress=prog, engine=_engine(engine), uri=uri)
     except (IndexLocked, mf.ManifestMismatch, EmbedderError, ValueError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -114,6 +128,8 @@ def search(
     explain: Annotated[bool, typer.Option(
         "--explain", help="Show expansions and which stage scored each hit.")] = False,
     index_dir: IndexOpt = None,
+    engine: EngineOpt = None,
+    uri: UriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
@@ -123,8 +139,8 @@ def search(
 
     idir = _index_dir(index_dir)
     try:
-        store = open_store(idir)
-    except (FileNotFoundError, RuntimeError) as exc:
+        store = open_store(idir, engine=_engine(engine), uri=uri)
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:
         _fail(str(exc))
     filters = Filters(kinds=kind or None, project=project, session=session, source=source,
                       date_from=since, date_to=until)
@@ -150,14 +166,15 @@ def search(
     print_hits(query, result, explain=explain)
 
 
-def status(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
+def status(index_dir: IndexOpt = None, engine: EngineOpt = None, uri: UriOpt = None,
+           as_json: JsonOpt = False) -> None:
     """Show what the index holds: sources, chunks, model, bytes on disk, last update, skipped files."""
     from pisteur.store import open_store
 
     idir = _index_dir(index_dir)
     try:
-        store = open_store(idir)
-    except (FileNotFoundError, RuntimeError) as exc:
+        store = open_store(idir, engine=_engine(engine), uri=uri)
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:
         _fail(str(exc))
     st = store.stats()
     skipped = [(s.path, s.reason) for s in store.sources().values() if s.status == "skipped"]
@@ -173,14 +190,16 @@ def status(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
 def remove(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders whose chunks to remove.")],
     index_dir: IndexOpt = None,
+    engine: EngineOpt = None,
+    uri: UriOpt = None,
 ) -> None:
     """Remove files (or everything under folders) from the index. The files themselves are not touched."""
     from pisteur.indexer import remove_paths
     from pisteur.store.lock import IndexLocked
 
     try:
-        n = remove_paths(_index_dir(index_dir), paths)
-    except (IndexLocked, FileNotFoundError) as exc:
+        n = remove_paths(_index_dir(index_dir), paths, engine=_engine(engine), uri=uri)
+    except (IndexLocked, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     print(f"removed {n} source(s)")
 

@@ -366,6 +366,9 @@ class StoreWriter:
         return n
 
     def set_manifest(self, data: dict[str, Any]) -> None:
+        """Write the manifest; call before adding chunks (the vector layer is re-opened for its settings)."""
         mf.write(self.store.dir, data)
         self.store._manifest = mf.read(self.store.dir) or data
+        self.store._vec = None
+        self.store.refresh()
         self.dirty = True

@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 # Keys whose change makes stored vectors or chunks incompatible.
 IDENTITY_KEYS = ("model.spec", "model.dims", "model.query_prefix", "model.document_prefix",
-                 "model.instruction", "chunker", "vectors.precision", "engine")
+                 "model.instruction", "chunker", "vectors.index", "vectors.precision", "engine")
 
 
 class ManifestMismatch(RuntimeError):

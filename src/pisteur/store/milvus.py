@@ -314,7 +314,8 @@ class MilvusWriter:
         self.dirty = False
 
     def __enter__(self) -> MilvusWriter:
-        self._next = int(self.store._get_meta("next_id") or 1)
+        exists = self.store.client.has_collection(self.store.meta_c)  # not yet on a first run
+        self._next = int(self.store._get_meta("next_id") or 1) if exists else 1
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
