@@ -15,8 +15,11 @@ $(BIN)/python:
 setup: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
+# Test extras: the serve stack, Milvus Lite (2.5 line: the real core) and sentence-transformers on the CPU
+# build of torch (pinned: an unpinned torch pulls a multi-GB CUDA build).
 setup-test: $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,serve]'
+	$(BIN)/pip install -q 'torch==2.13.0'
+	$(BIN)/pip install -q -e '.[dev,serve,milvus,st]'
 
 demo: setup
 	rm -rf .demo
