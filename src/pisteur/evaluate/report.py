@@ -10,7 +10,10 @@ from typing import Any
 
 METRIC_COLS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "p@10")
 SINGLE = ("bm25", "dense")  # presets that run one retriever alone
-PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d96a3", "#2e4057", "#a05195", "#f95d6a")
+PALETTE = (
+    "#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d96a3", "#2e4057", "#a05195", "#f95d6a", "#7a5c1e",
+    "#3d9970", "#b10dc9",
+)
 
 
 def _esc(x: Any) -> str:
