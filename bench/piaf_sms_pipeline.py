@@ -56,8 +56,10 @@ VARIANTS = {
 
 def grid() -> dict[str, dict]:
     out = {}
-    for wd, wl, wx in ((1.0, 1.0, 1.0), (1.0, 1.0, 0.5), (1.0, 1.5, 1.0), (1.5, 1.5, 1.0), (1.0, 2.0, 1.0)):
-        out[f"default, dense={wd} lex={wl} exp={wx}"] = {"weights": {"dense": wd, "lexical": wl, "expansion": wx}}
+    out["default"] = {}
+    out["default + expand_dense"] = {"expand_dense": True}
+    out["default + expand_dense, dense 0.5"] = {"expand_dense": True, "weights": {"dense": 0.5}}
+    out["default, dense 0.5"] = {"weights": {"dense": 0.5}}
     if os.environ.get("SMS_FULL_GRID") != "1":
         return out
     for fusion, norm in (("weighted", "zscore"), ("weighted", "minmax"), ("rrf", "zscore")):
