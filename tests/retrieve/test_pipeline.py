@@ -96,6 +96,23 @@ def test_filters_apply_to_every_list(index):
     assert res.hits and {h.kind for h in res.hits} == {KIND_MESSAGE}
 
 
+def test_a_given_query_vector_is_not_embedded_again(index):
+    store, emb = index
+
+    class Counting:
+        name, dims, max_tokens, calls = emb.name, emb.dims, emb.max_tokens, 0
+
+        def embed_queries(self, texts):
+            Counting.calls += 1
+            return emb.embed_queries(texts)
+
+    qv = emb.embed_queries(["garde à vue"])[0]
+    res = search(store, Counting(), "garde à vue", k=3, query_vector=qv)
+    assert Counting.calls == 0 and res.hits
+    assert [h.id for h in res.hits] == [h.id for h in search(store, emb, "garde à vue", k=3).hits]
+    assert "query_vector" not in res.options
+
+
 def test_bad_options(index):
     store, emb = index
     with pytest.raises(ValueError, match="unknown search option"):

@@ -28,6 +28,7 @@ Every option can be overridden per search:
                    ``tei:URL``...)
 ``rerank_depth``   candidates re-scored (30)
 ``candidates``     size of each first-stage list (100)
+``query_vector``   the query's vector if the caller already embedded it with the index model
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "rerank": "offline",
     "rerank_depth": 30,
     "candidates": 100,
+    "query_vector": None,  # the query already embedded by the caller (same model): not embedded again
 }
 MODES = ("hybrid", "dense", "lexical")
 EXPLAIN_EXPANSIONS = 20  # hits whose matched expansions are listed in ``explain``
@@ -137,7 +139,13 @@ def search(
         qtexts = [query]
         if exp is not None and opts["expand_dense"] and exp.applied:
             qtexts.append(exp.dense_text())
-        qv = embedder.embed_queries(qtexts)
+        given = opts["query_vector"]
+        if given is not None and len(qtexts) == 1:
+            qv = np.asarray(given, np.float32).reshape(1, -1)
+        else:
+            qv = embedder.embed_queries(qtexts)
+            if given is not None:
+                qv[0] = np.asarray(given, np.float32).reshape(-1)
         qvec = np.asarray(qv[0], np.float32)
         lap("embed")
         lists["dense"] = store.dense_search(qvec, n, filters)
@@ -167,8 +175,11 @@ def search(
                 have = {i for i, _ in active["dense"]}
                 missing = [i for i in union if i not in have]
                 if missing:
-                    vecs = np.asarray(store.vectors(missing), np.float32)
-                    fill["dense"] = dict(zip(missing, (vecs @ qvec).tolist(), strict=True))
+                    try:
+                        vecs = np.asarray(store.vectors(missing), np.float32)
+                        fill["dense"] = dict(zip(missing, (vecs @ qvec).tolist(), strict=True))
+                    except (KeyError, NotImplementedError, AttributeError):  # a store without them: floor
+                        pass
             names = {"lexical": ("lexical",), "all": ("lexical", "expansion")}.get(how_fill, ())
             for name in names:
                 if name in active and len(active[name]) < n:  # exhausted: every other chunk has BM25 = 0
@@ -240,6 +251,6 @@ def search(
         hits=out,
         timings=timings,
         expansions=list(exp.applied) if exp is not None else [],
-        options={**opts, "rerank": opts["rerank"] or "none"},
+        options={**{k: v for k, v in opts.items() if k != "query_vector"}, "rerank": opts["rerank"] or "none"},
         expansion=exp,
     )

@@ -99,8 +99,11 @@ class OfflineReranker:
         feats = text_features(qterms, doc_terms(ctx.store, hits), expansion, alternatives)
         ids = [h.id for h in hits if not isinstance(h, str)]
         if ctx.query_vector is not None and ctx.store is not None and len(ids) == n and n:
-            vecs = np.asarray(ctx.store.vectors(ids), np.float64)
-            feats["dense"] = vecs @ np.asarray(ctx.query_vector, np.float64)
+            try:
+                vecs = np.asarray(ctx.store.vectors(ids), np.float64)
+                feats["dense"] = vecs @ np.asarray(ctx.query_vector, np.float64)
+            except (KeyError, NotImplementedError, AttributeError):  # a store without stored vectors
+                pass
         lex = dict(ctx.lists.get("lexical", []))
         if lex and len(ids) == n:
             floor = min(lex.values())
