@@ -9,13 +9,13 @@ by readers and overwritten by the next writer. Segments are memory-mapped, so op
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pisteur.store.segfiles import atomic_save, fsync_dir, gen_files
 from pisteur.store.vectors import register_vector_index
 
 _NAME = re.compile(r"^(seg|del|base)-(\d{8})(?:\.(vec|ids))?(?:\.npy)?$")
@@ -24,30 +24,7 @@ COMPACT_DEAD_FRACTION = 0.25
 
 
 def _gen_files(directory: Path) -> list[tuple[int, str, str | None, Path]]:
-    out = []
-    if directory.exists():
-        for p in directory.iterdir():
-            m = _NAME.match(p.name)
-            if m:
-                out.append((int(m.group(2)), m.group(1), m.group(3), p))
-    return sorted(out, key=lambda t: (t[0], t[1]))
-
-
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return gen_files(directory, _NAME)
 
 
 class FlatVectors:
@@ -119,16 +96,16 @@ class FlatVectors:
             all_vecs = np.concatenate([*old, new_vecs]) if old else new_vecs
             all_ids = np.concatenate([self._ids, new_ids])
             mask = np.concatenate([keep, ~np.isin(new_ids, removed)])
-            _atomic_save(self.directory / f"seg-{tag}.vec.npy", all_vecs[mask])
-            _atomic_save(self.directory / f"seg-{tag}.ids.npy", all_ids[mask])
+            atomic_save(self.directory / f"seg-{tag}.vec.npy", all_vecs[mask])
+            atomic_save(self.directory / f"seg-{tag}.ids.npy", all_ids[mask])
             (self.directory / f"base-{tag}").write_text("compaction\n")
         else:
             if len(new_ids):
-                _atomic_save(self.directory / f"seg-{tag}.vec.npy", new_vecs)
-                _atomic_save(self.directory / f"seg-{tag}.ids.npy", new_ids)
+                atomic_save(self.directory / f"seg-{tag}.vec.npy", new_vecs)
+                atomic_save(self.directory / f"seg-{tag}.ids.npy", new_ids)
             if self._pending_del:
-                _atomic_save(self.directory / f"del-{tag}.ids.npy", np.concatenate(self._pending_del))
-        _fsync_dir(self.directory)
+                atomic_save(self.directory / f"del-{tag}.ids.npy", np.concatenate(self._pending_del))
+        fsync_dir(self.directory)
         self._pending_ids, self._pending_vecs, self._pending_del = [], [], []
         self.generation = generation
         self._load()
