@@ -84,7 +84,8 @@ class GGUFEmbedder:
         max_tokens: int | None = None,
         n_threads: int | None = None,
         n_gpu_layers: int = -1,
-        batch_size: int = 16,
+        batch_size: int = 32,
+        batch_tokens: int = 0,
         pooling: str | None = None,
         instruction: str | None = None,
         query_prefix: str | None = None,
@@ -102,12 +103,15 @@ class GGUFEmbedder:
         self.prompting = prompting_for(self.info, instruction, query_prefix, document_prefix)
         self.max_tokens = max_tokens or min(self.info.max_tokens if self.info else 512, 8192)
         self.pooling_type = pooling_type_for(self.info, pooling)
+        # tokens per decode: one text's worth by default. Packing several texts into one larger batch was
+        # 2-3x slower for a BERT on a 2-core CPU (attention over the whole batch); an option for GPUs.
+        self.batch_tokens = max(self.max_tokens, batch_tokens)
         kwargs: dict[str, Any] = {
             "model_path": path,
             "embedding": True,
-            "n_ctx": self.max_tokens,
-            "n_batch": self.max_tokens,
-            "n_ubatch": self.max_tokens,
+            "n_ctx": self.batch_tokens,
+            "n_batch": self.batch_tokens,
+            "n_ubatch": self.batch_tokens,
             "n_threads": n_threads or max(1, (os.cpu_count() or 2) // 2),
             "n_gpu_layers": n_gpu_layers,
             "verbose": False,
