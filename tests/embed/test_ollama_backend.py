@@ -114,3 +114,12 @@ def test_matryoshka_dims_recorded_in_name(monkeypatch: pytest.MonkeyPatch) -> No
             load_embedder("ollama:bge-m3", dims=512)
         with pytest.raises(EmbedderError, match="supports 32..2560"):
             load_embedder("ollama:qwen3-embedding:4b", dims=16)
+
+
+def test_num_ctx_defaults_to_the_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ollama_stub({"bge-m3:latest": 1024, "mystery:latest": 8}) as srv:
+        monkeypatch.setenv("OLLAMA_HOST", srv.url)
+        load_embedder("ollama:bge-m3").embed_documents(["x"])
+        assert srv.requests[-1]["payload"]["options"] == {"num_ctx": 8192}
+        unknown = load_embedder("ollama:mystery")  # not catalogued: Ollama's own default context
+        assert "options" not in srv.requests[-1]["payload"] and unknown.max_tokens == 2048

@@ -66,12 +66,14 @@ class OllamaEmbedder:
         self.info = find_for_spec("ollama", model)
         self.prompting = prompting_for(self.info, instruction, query_prefix, document_prefix)
         self.batch_size = max(1, batch_size)
-        self.num_ctx = num_ctx
+        # the context Ollama loads the model with: the model's, capped at 8192 (seed000's setting); an
+        # Ollama default of 2048 would silently truncate longer chunks
+        self.num_ctx = num_ctx or (min(self.info.max_tokens, 8192) if self.info else None)
         self.keep_alive = keep_alive
         self.truncate = truncate
         self.timeout = timeout
         self.retries = retries
-        self.max_tokens = num_ctx or (min(self.info.max_tokens, 8192) if self.info else 2048)
+        self.max_tokens = self.num_ctx or 2048
         self.dims = self.info.dims if self.info else 0
         if not self.dims:  # unknown model: one probe call
             self.dims = int(self._embed(["dimension probe"]).shape[1])
