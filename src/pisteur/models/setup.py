@@ -19,10 +19,16 @@ def setup_commands(m: ModelInfo, backend: str | None = None, precision: str = "Q
     if m.packaged:
         return [("packaged with pisteur: nothing to download", f"pisteur index --model {m.spec}")]
     if m.api:
+        if m.family == "OpenAI":
+            return [
+                ("hosted API: put the key in the environment", "export OPENAI_API_KEY=..."),
+                ("index", f"pisteur index --model openai:{m.id}"),
+            ]
         return [
-            ("hosted API: put the key in the environment", "export OPENAI_API_KEY=...  # or the provider's key"),
-            ("point pisteur at an OpenAI-compatible endpoint", "export PISTEUR_OPENAI_BASE_URL=https://.../v1"),
-            ("index", f"pisteur index --model openai:{m.id}"),
+            ("hosted API: put the provider's key in the environment", "export PROVIDER_API_KEY=..."),
+            ("point pisteur at the provider's OpenAI-compatible endpoint, if it has one",
+             "export PISTEUR_OPENAI_BASE_URL=https://.../v1"),
+            ("index (api_key_env=PROVIDER_API_KEY as a backend option)", f"pisteur index --model openai:{m.id}"),
         ]
     if backend == "ollama":
         if not m.ollama:
