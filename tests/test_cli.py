@@ -66,3 +66,13 @@ def test_model_change_is_refused_with_rebuild_hint(tmp_path: Path, corpus: Path)
 def test_help(cmd: list[str]) -> None:
     r = runner.invoke(app, [*cmd, "--help"])
     assert r.exit_code == 0 and "Usage" in r.output
+
+
+def test_model_options_are_recorded_and_reused(tmp_path: Path, corpus: Path) -> None:
+    idx = str(tmp_path / "idx")
+    _ok(["index", str(corpus), "--index", idx, "--model", "test-hash:x", "--instruction", "Instruct: t\nQuery:{query}",
+         "--query-prefix", "q: ", "--quiet"])
+    st = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert st["model"]["options"] == {"instruction": "Instruct: t\nQuery:{query}", "query_prefix": "q: "}
+    rep = json.loads(_ok(["index", str(corpus), "--index", idx, "--json"]).stdout)
+    assert rep["unchanged"] == 2

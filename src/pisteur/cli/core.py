@@ -50,6 +50,13 @@ def index(
         "BACKEND:NAME (ollama:qwen3-embedding:4b, st:/path, openai:NAME, gguf:/path.gguf).")] = None,
     dims: Annotated[int | None, typer.Option(
         help="Matryoshka: keep the first N dims (models that support it).")] = None,
+    instruction: Annotated[str | None, typer.Option(
+        help="Query instruction template for instruction-aware models, e.g. 'Instruct: {task}\\nQuery:{query}' "
+        "(default: the model's own, from the catalogue). Applied to queries only.")] = None,
+    query_prefix: Annotated[str | None, typer.Option(
+        help="Override the model's query prefix (e.g. 'query: ').")] = None,
+    document_prefix: Annotated[str | None, typer.Option(
+        help="Override the model's document prefix (e.g. 'passage: ').")] = None,
     chunk_size: Annotated[int | None, typer.Option(help="Tokens per chunk (model tokens).")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="Tokens shared by consecutive chunks.")] = None,
     precision: Annotated[str | None, typer.Option(
@@ -89,7 +96,9 @@ def index(
         from pisteur.store.vectors_quant import config_for
 
         vectors = config_for(precision or "float32", ann or "auto")
-    options = {"dims": dims} if dims else None
+    given = {"dims": dims, "instruction": instruction, "query_prefix": query_prefix,
+             "document_prefix": document_prefix}
+    options = {k: v for k, v in given.items() if v is not None} or None
     prog = IndexProgress(enabled=not quiet and not as_json)
     try:
         with prog:
