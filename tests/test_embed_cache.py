@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 from helpers import HashEmbedder
+
 from pisteur.embed.cache import CachedEmbedder
 from pisteur.evaluate.qcache import QueryCachedEmbedder
 
