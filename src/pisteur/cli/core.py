@@ -85,7 +85,9 @@ def index(
     targets = paths or default_sources()
     for p in targets:
         if not p.expanduser().exists():
-            _fail(f"{p} does not exist")
+            hint = "" if paths else (" (no Claude Code sessions there; set CLAUDE_CONFIG_DIR, or name the files "
+                                     "and folders to index: pisteur index PATH...)")
+            _fail(f"{p} does not exist{hint}")
     chunker = None
     if chunk_size or chunk_overlap:
         d = ChunkerConfig()
