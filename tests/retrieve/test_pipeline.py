@@ -181,3 +181,58 @@ def test_default_pipeline_with_the_real_packaged_model(tmp_path, e5):
         assert res.hits[0].text == REAL_DOCS[want], (query, [h.text for h in res.hits])
         assert res.hits[0].explain["rerank"]["by"] == "offline"
     ro.close()
+
+
+@pytest.mark.parametrize("opts", [{}, {"rerank": "none"}, {"mode": "dense"}, {"fusion": "rrf"}, {"expand": False}])
+def test_overlapped_embedding_gives_the_same_hits_as_sequential(index, opts):
+    store, emb = index
+    for q in ("rendez-vous demain à la gare", "garde à vue", "désolé du retard", "parse_config ValueError"):
+        seq = search(store, emb, q, k=6, overlap=False, **opts)
+        ovl = search(store, emb, q, k=6, overlap=True, **opts)
+        assert [(h.id, h.score, h.explain) for h in ovl.hits] == [(h.id, h.score, h.explain) for h in seq.hits]
+        assert seq.hits
+
+
+def test_overlap_waits_for_a_slow_embedder_and_propagates_its_errors(index):
+    import time as _time
+
+    store, emb = index
+
+    class Slow:
+        def __init__(self, fail: bool = False) -> None:
+            self.fail, self.calls = fail, 0
+
+        def embed_queries(self, texts):
+            self.calls += 1
+            _time.sleep(0.05)
+            if self.fail:
+                raise RuntimeError("model crashed")
+            return emb.embed_queries(texts)
+
+    slow = Slow()
+    res = search(store, slow, "rdv gare", k=3, rerank="none")
+    assert slow.calls == 1 and res.hits == search(store, emb, "rdv gare", k=3, rerank="none", overlap=False).hits
+    assert res.timings["embed"] > 0
+    with pytest.raises(RuntimeError, match="model crashed"):
+        search(store, Slow(fail=True), "rdv gare", k=3)
+
+
+def test_lean_scales_the_dense_weight_for_dictionary_queries(index):
+    from pisteur.retrieve.expand import expand_query
+    from pisteur.retrieve.pipeline import dense_scale
+
+    store, emb = index
+    full = expand_query("rendez-vous")
+    assert full.dictionary_share() == 1.0
+    assert dense_scale(full, 0.75, 0.5) == pytest.approx(0.25)
+    none = expand_query("réunion budgétaire reportée")
+    assert none.dictionary_share() == 0.0 and dense_scale(none, 0.75, 0.5) == 1.0
+    half = expand_query("rdv réunion budgétaire reportée")
+    assert 0 < half.dictionary_share() < 0.5 and dense_scale(half, 0.75, 0.5) == 1.0
+    assert dense_scale(full, 0.0, 0.5) == 1.0
+    res = search(store, emb, "rendez-vous", k=3)
+    assert res.options["dense_scale"] == pytest.approx(0.25)
+    assert search(store, emb, "rendez-vous", k=3, lean=0).options["dense_scale"] == 1.0
+    assert search(store, emb, "rendez-vous", k=3, mode="lexical").options["dense_scale"] == 1.0
+    # with the dense list weighted down, the abbreviated SMS leads (it shares no word with the query)
+    assert res.hits[0].text.startswith("rdv demain")

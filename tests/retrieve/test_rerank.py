@@ -59,6 +59,13 @@ def test_offline_uses_first_stage_context_and_stored_vectors():
     feats = rr.features("zzz", hits, RerankContext(fused={1: 2.0, 2: 1.0}, lists={"lexical": [(2, 7.0)]}))
     assert feats["fused"].tolist() == [2.0, 1.0]
     assert feats["bm25"].tolist() == [7.0, 7.0]  # absent from the lexical list: the list's floor
+    # the pipeline's query-dependent dense factor scales the dense weight: half the scale, half the gap
+    rr2 = OfflineReranker(weights={"dense": 1.0, "fused": 1.0})
+    both = {"store": FakeStore(), "query_vector": np.array([0.0, 1.0], np.float32), "fused": {1: 2.0, 2: 1.0}}
+    full = rr2.rerank("zzz", hits, RerankContext(**both))
+    half = rr2.rerank("zzz", hits, RerankContext(**both, dense_scale=0.5))
+    off = rr2.rerank("zzz", hits, RerankContext(**both, dense_scale=0.0))
+    assert full[1] == pytest.approx(full[0]) and half[0] > half[1] and off[0] - off[1] == pytest.approx(2.0)
 
 
 def test_unknown_reranker():

@@ -258,6 +258,16 @@ class Expansion:
     applied: list[dict[str, Any]]
     # (char start, char end, targets) of the matched spans of the (NFC) query, for dense_queries
     _spans: list[tuple[int, int, list[str]]] = field(default_factory=list, repr=False)
+    # content terms (``analyze_heads``) of the query, and those inside a matched dictionary form
+    heads: frozenset[str] = frozenset()
+    matched_heads: frozenset[str] = frozenset()
+
+    def dictionary_share(self) -> float:
+        """Fraction of the query's content terms that lie inside a dictionary form that fired (0..1):
+        1.0 for "rendez-vous" or "tkt", ~0.2 for a long question where only "quel" fired. The pipeline
+        uses it to lean on the lexical lists, where the variants are, rather than on the dense model,
+        which only sees the standard form."""
+        return len(self.matched_heads & self.heads) / len(self.heads) if self.heads else 0.0
 
     def term_weights(self) -> dict[str, float]:
         return {t: w for t, w, _ in self.terms}
@@ -348,6 +358,7 @@ def expand_query(query: str, dictionaries: Dictionaries | Sequence[str | Path] |
     spans: list[tuple[int, int, list[str]]] = []
     seen_applied: set[tuple[str, str]] = set()
     covered: list[tuple[int, int]] = []  # char spans of every matched form
+    matched_heads: set[str] = set()
     i = 0
     while i < len(keys):
         for n in range(min(dicts.max_len, len(keys) - i), 0, -1):
@@ -388,6 +399,7 @@ def expand_query(query: str, dictionaries: Dictionaries | Sequence[str | Path] |
         # Dense rewrites: paraphrases only; a concept's instances replace the words only when the concept is
         # the whole query ("insulte" → "connard", but not "nique la police" → "nique la flic").
         covered.append((spans_[i][1], spans_[i + n - 1][2]))
+        matched_heads.update(span_heads)
         rewrites = [r.target for r in rules if r.kind != "concepts" or n == len(keys)]
         if rewrites:
             spans.append((spans_[i][1], spans_[i + n - 1][2], rewrites))
@@ -400,4 +412,6 @@ def expand_query(query: str, dictionaries: Dictionaries | Sequence[str | Path] |
         if weights.get(t, (0.0, ""))[1] == "query":
             weights[t] = (min(weights[t][0], PHRASE_TERM_FACTOR), "query")
     terms = [(t, w, o) for t, (w, o) in weights.items()]
-    return Expansion(query, terms, list(phrases.values()), applied, spans)
+    return Expansion(
+        query, terms, list(phrases.values()), applied, spans, frozenset(heads), frozenset(matched_heads)
+    )

@@ -29,11 +29,20 @@ Every option can be overridden per search:
 ``rerank_depth``   candidates re-scored (30)
 ``candidates``     size of each first-stage list (100)
 ``query_vector``   the query's vector if the caller already embedded it with the index model
+``overlap``        bool: embed the query in a worker thread while expansion and BM25 run (same results)
+``lean``           query-dependent dense weight: when the query's content words lie inside dictionary forms
+                   that fired (``Expansion.dictionary_share()`` above ``lean_from``), the dense weight (fusion
+                   and offline rerank) is scaled down linearly, by up to ``lean`` (0.75) when every content
+                   word is one ("rendez-vous", "tkt"): the variants are in the lexical lists, while the dense
+                   model only sees the standard form. 0 turns it off
+``lean_from``      share of the query's content words below which nothing changes (0.5)
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "rerank_depth": 30,
     "candidates": 100,
     "query_vector": None,  # the query already embedded by the caller (same model): not embedded again
+    "overlap": True,
+    "lean": 0.75,
+    "lean_from": 0.5,
 }
 MODES = ("hybrid", "dense", "lexical")
 EXPLAIN_EXPANSIONS = 20  # hits whose matched expansions are listed in ``explain``
@@ -101,6 +113,28 @@ def resolve_options(options: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """One small persistent pool for query embeddings (threads are reused: no start-up cost per search)."""
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pisteur-embed")
+        return _EXECUTOR
+
+
+def dense_scale(exp: Any, lean: float, lean_from: float) -> float:
+    """The factor on the dense weight for this query (1.0 = unchanged); see the ``lean`` option."""
+    if exp is None or not lean or not exp.applied:
+        return 1.0
+    share = float(exp.dictionary_share())
+    ramp = 1.0 if lean_from >= 1.0 else min(1.0, max(0.0, (share - lean_from) / (1.0 - lean_from)))
+    return 1.0 - float(lean) * ramp
+
+
 def _expand(query: str) -> Any:
     try:
         from pisteur.retrieve.expand import expand_query
@@ -130,17 +164,27 @@ def search(
         timings[name] = timings.get(name, 0.0) + now - t
         t = now
 
+    want_dense = mode in ("hybrid", "dense") and embedder is not None
+    given = opts["query_vector"]
+    pending = None
+    if want_dense and given is None and not opts["expand_dense"] and opts["overlap"]:
+        # The query embedding (~15-19 ms on CPU, GIL released by the model) runs in a worker thread while
+        # expansion and BM25 (SQLite releases the GIL too) run here: same results, less wall time.
+        pending = _executor().submit(embedder.embed_queries, [query])
     exp = _expand(query) if opts["expand"] and mode != "dense" or opts["expand_dense"] else None
     added = [term for term, _, origin in exp.terms if origin != "query"] if exp is not None else []
     lap("expand")
     lists: dict[str, list[tuple[int, float]]] = {}
     qvec = None
-    if mode in ("hybrid", "dense") and embedder is not None:
+
+    def dense_lists() -> None:
+        nonlocal qvec
         qtexts = [query]
         if exp is not None and opts["expand_dense"] and exp.applied:
             qtexts.append(exp.dense_text())
-        given = opts["query_vector"]
-        if given is not None and len(qtexts) == 1:
+        if pending is not None:
+            qv = pending.result()
+        elif given is not None and len(qtexts) == 1:
             qv = np.asarray(given, np.float32).reshape(1, -1)
         else:
             qv = embedder.embed_queries(qtexts)
@@ -152,7 +196,8 @@ def search(
         if len(qtexts) > 1:
             lists["dense_expanded"] = store.dense_search(np.asarray(qv[1], np.float32), n, filters)
         lap("dense")
-    if mode in ("hybrid", "lexical"):
+
+    def lexical_lists() -> None:
         terms = analyze_query(query)
         how = opts["expand_lexical"]
         use_exp = bool(added) and opts["expand"]
@@ -162,6 +207,22 @@ def search(
         if use_exp and how in ("list", "both"):
             lists["expansion"] = store.lexical_search(added, n, filters)
         lap("lexical")
+
+    try:
+        if pending is None and want_dense:
+            dense_lists()
+        if mode in ("hybrid", "lexical"):
+            lexical_lists()
+        if pending is not None:
+            dense_lists()
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+    order = ("dense", "dense_expanded", "lexical", "expansion")  # fusion breaks ties by list order
+    lists = {name: lists[name] for name in order if name in lists}
+    scale = dense_scale(exp, opts["lean"], opts["lean_from"]) if opts["expand"] and mode == "hybrid" else 1.0
+    if scale != 1.0:
+        weights = {**weights, **{d: weights.get(d, 1.0) * scale for d in ("dense", "dense_expanded")}}
     active = {name: lst for name, lst in lists.items() if lst and weights.get(name, 1.0) != 0}
     if len(active) == 1:
         fused = list(next(iter(active.values())))
@@ -202,7 +263,7 @@ def search(
     fused_score = dict(fused)
     rerank_scores: dict[int, float] = {}
     if reranker is not None and head and depth:
-        ctx = RerankContext(store, embedder, qvec, lists, fused_score, exp)
+        ctx = RerankContext(store, embedder, qvec, lists, fused_score, exp, dense_scale=scale)
         top = head[:depth]
         scores = np.asarray(reranker.rerank(query, top, ctx), np.float64)
         order = sorted(range(len(top)), key=lambda j: (-scores[j], j))
@@ -251,6 +312,10 @@ def search(
         hits=out,
         timings=timings,
         expansions=list(exp.applied) if exp is not None else [],
-        options={**{k: v for k, v in opts.items() if k != "query_vector"}, "rerank": opts["rerank"] or "none"},
+        options={
+            **{k: v for k, v in opts.items() if k != "query_vector"},
+            "rerank": opts["rerank"] or "none",
+            "dense_scale": round(scale, 4),
+        },
         expansion=exp,
     )

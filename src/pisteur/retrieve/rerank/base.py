@@ -33,6 +33,7 @@ class RerankContext:
     lists: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # first-stage ranked lists
     fused: dict[int, float] = field(default_factory=dict)  # first-stage fused score per chunk id
     expansion: Any = None  # pisteur.retrieve.expand.Expansion or None
+    dense_scale: float = 1.0  # the pipeline's query-dependent factor on the dense signal (option ``lean``)
 
 
 @runtime_checkable

@@ -122,7 +122,11 @@ class OfflineReranker:
     def rerank(self, query: str, hits: Sequence[Hit | str], context: RerankContext | None = None) -> np.ndarray:
         if not hits:
             return np.zeros(0)
-        return combine(self.features(query, hits, context), self.weights)
+        weights = self.weights
+        scale = context.dense_scale if context is not None else 1.0
+        if scale != 1.0:
+            weights = {**weights, **{n: weights[n] * scale for n in ("dense", "use") if n in weights}}
+        return combine(self.features(query, hits, context), weights)
 
 
 @register_reranker("offline")
