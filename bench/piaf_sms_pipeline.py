@@ -1,6 +1,6 @@
 """The SMS abbreviation task through the *product* pipeline (store + fusion + rerank), not an in-memory BM25.
 
-    PISTEUR_CACHE=/work/cache nice python bench/piaf_sms_pipeline.py /work/shared/eval/sms-dev [--k 20]
+    PISTEUR_CACHE=/work/cache nice python bench/piaf_sms_pipeline.py /work/shared/eval/sms-dev [--k 20] [--held-out]
 
 Queries and targets are those of ``bench/sms_expansion.py`` (the expansion helper's bench): for a standard-form
 query, the targets are the SMS whose hand normalisation has the query's words while the raw SMS has not. The 500
@@ -20,13 +20,17 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sms_expansion import BRIEF_QUERIES, QUERIES, load_pairs, targets  # noqa: E402
+import random  # noqa: E402
 
+from sms_expansion import BRIEF_QUERIES, QUERIES, _standard, load_pairs, mined_dictionary, targets  # noqa: E402
+
+import pisteur.retrieve.pipeline as pipeline  # noqa: E402
 from pisteur.chunk import ChunkerConfig  # noqa: E402
 from pisteur.embed import load_embedder  # noqa: E402
 from pisteur.embed.cache import CachedEmbedder  # noqa: E402
 from pisteur.evaluate.qcache import QueryCachedEmbedder  # noqa: E402
 from pisteur.indexer import wanted_manifest  # noqa: E402
+from pisteur.retrieve.expand import Dictionaries, expand_query, load_dictionaries  # noqa: E402
 from pisteur.retrieve.pipeline import search  # noqa: E402
 from pisteur.store import open_store  # noqa: E402
 from pisteur.store.base import SourceState  # noqa: E402
@@ -36,6 +40,7 @@ CONFIGS = {
     "hybrid, no expansion, no rerank": {"expand": False, "rerank": "none"},
     "hybrid + expansion, no rerank": {"rerank": "none"},
     "default (hybrid + expansion + rerank)": {},
+    "default without lean (before)": {"lean": 0},
     "bm25 + expansion": {"mode": "lexical", "rerank": "none"},
     "bm25 + expansion + rerank": {"mode": "lexical"},
 }
@@ -79,6 +84,51 @@ def grid() -> dict[str, dict]:
     return out
 
 
+def score(store, qemb, pairs, tq, opts, k, only=None) -> tuple[int, int, int, int, int]:
+    """(targets in top k, targets, same with the SMS holding the standard form set aside, issue examples
+    in top k, issue-example targets)."""
+    found = aside = brief = total = brief_total = 0
+    for q, tset in tq.items():
+        tset = tset if only is None else tset & only
+        if not tset:
+            continue
+        std = set(_standard(pairs, q))
+        top = {h.meta["n"] for h in search(store, qemb, q, k=k, **opts).hits}
+        # k + |std| deep, so that k remain once they are set aside (k <= 80: the candidate lists stay at 100)
+        deeper = search(store, qemb, q, k=k + len(std), **opts).hits
+        top_aside = set([h.meta["n"] for h in deeper if h.meta["n"] not in std][:k])
+        got = len(top & tset)
+        found += got
+        aside += len(top_aside & tset)
+        total += len(tset)
+        if q in BRIEF_QUERIES:
+            brief += got
+            brief_total += len(tset)
+    return found, total, aside, brief, brief_total
+
+
+def held_out(store, qemb, pairs, tq, configs, k, seed) -> None:
+    """The split of bench/sms_expansion.py: the shipped SMS dictionary is replaced by one mined
+    automatically on one half of the SMS (the other shipped dictionaries stay), targets of the other half."""
+    ids = list(range(len(pairs)))
+    random.Random(seed).shuffle(ids)
+    half_a, half_b = set(ids[: len(ids) // 2]), set(ids[len(ids) // 2 :])
+    shipped = load_dictionaries(user=False)
+    keep = [d for name, d in shipped.dicts.items() if name != "sms"]
+    saved = pipeline._expand
+    try:
+        for label, train, test in (("A→B", half_a, half_b), ("B→A", half_b, half_a)):
+            mined = mined_dictionary([pairs[i] for i in sorted(train)])
+            dicts = Dictionaries([*keep, *mined.dicts.values()])
+            pipeline._expand = lambda q, d=dicts: expand_query(q, d)
+            for name, opts in configs.items():
+                f, t, a, _, _ = score(store, qemb, pairs, tq, opts, k, only=test)
+                print(f"held-out {label} mined SMS dictionary | {name:40s} | {f}/{t} = {f / t:.1%} | "
+                      f"{a}/{t} = {a / t:.1%}", flush=True)
+    finally:
+        pipeline._expand = saved
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folder", type=Path)
@@ -86,6 +136,8 @@ def main() -> None:
     ap.add_argument("--weights-expansion", type=float, nargs="*", default=[])
     ap.add_argument("--variants", action="store_true", help="also run fusion variants (merge, fill, ...)")
     ap.add_argument("--grid", action="store_true", help="only a grid of first-stage fusion settings (no rerank)")
+    ap.add_argument("--held-out", action="store_true", help="also the held-out split (mined dictionary, seed 13)")
+    ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
     pairs = load_pairs(args.folder)
     emb = load_embedder("e5", workers=1)
@@ -117,21 +169,18 @@ def main() -> None:
         tq = {q: set(targets(pairs, q)) for q in QUERIES}
         total = sum(len(t) for t in tq.values())
         brief_total = sum(len(tq[q]) for q in BRIEF_QUERIES)
-        print(f"{len(QUERIES)} queries, {total} targets (issue examples: {brief_total}); top {args.k}")
+        print(f"{len(QUERIES)} queries, {total} targets (issue examples: {brief_total}); top {args.k}; second"
+              " figure: the same with the SMS that already hold the standard form set aside")
         for name, opts in configs.items():
-            found = brief = 0
-            for q, tset in tq.items():
-                if not tset:
-                    continue
-                res = search(store, qemb, q, k=args.k, **opts)
-                got = {h.meta["n"] for h in res.hits} & tset
-                found += len(got)
-                brief += len(got) if q in BRIEF_QUERIES else 0
+            found, total, aside, brief, brief_total = score(store, qemb, pairs, tq, opts, args.k)
             print(
-                f"{name:45s} {found}/{total} = {found / total:.1%}   issue examples {brief}/{brief_total} "
-                f"= {brief / max(brief_total, 1):.1%}",
+                f"{name:45s} {found}/{total} = {found / total:.1%}   set aside {aside}/{total} = "
+                f"{aside / total:.1%}   issue examples {brief}/{brief_total} = {brief / max(brief_total, 1):.1%}",
                 flush=True,
             )
+        if args.held_out:
+            held = {n: o for n, o in CONFIGS.items() if "no expansion" not in n and "bm25 + expansion +" not in n}
+            held_out(store, qemb, pairs, tq, held, args.k, args.seed)
         store.close()
 
 

@@ -194,15 +194,18 @@ def test_overlapped_embedding_gives_the_same_hits_as_sequential(index, opts):
 
 
 def test_overlap_waits_for_a_slow_embedder_and_propagates_its_errors(index):
+    import threading
     import time as _time
 
     store, emb = index
+    caller = threading.get_ident()
 
     class Slow:
         def __init__(self, fail: bool = False) -> None:
             self.fail, self.calls = fail, 0
 
         def embed_queries(self, texts):
+            assert threading.get_ident() == caller  # thread-bound embedders (SQLite caches) keep working
             self.calls += 1
             _time.sleep(0.05)
             if self.fail:

@@ -29,7 +29,7 @@ Every option can be overridden per search:
 ``rerank_depth``   candidates re-scored (30)
 ``candidates``     size of each first-stage list (100)
 ``query_vector``   the query's vector if the caller already embedded it with the index model
-``overlap``        bool: embed the query in a worker thread while expansion and BM25 run (same results)
+``overlap``        bool: expansion and BM25 run in a worker thread while the query is embedded (same results)
 ``lean``           query-dependent dense weight: when the query's content words lie inside dictionary forms
                    that fired (``Expansion.dictionary_share()`` above ``lean_from``), the dense weight (fusion
                    and offline rerank) is scaled down linearly, by up to ``lean`` (0.75) when every content
@@ -118,11 +118,11 @@ _EXECUTOR_LOCK = threading.Lock()
 
 
 def _executor() -> ThreadPoolExecutor:
-    """One small persistent pool for query embeddings (threads are reused: no start-up cost per search)."""
+    """One small persistent pool for the lexical side of searches (threads are reused: no start-up cost)."""
     global _EXECUTOR
     with _EXECUTOR_LOCK:
         if _EXECUTOR is None:
-            _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pisteur-embed")
+            _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pisteur-lexical")
         return _EXECUTOR
 
 
@@ -165,59 +165,72 @@ def search(
         t = now
 
     want_dense = mode in ("hybrid", "dense") and embedder is not None
+    want_lexical = mode in ("hybrid", "lexical")
+    want_exp = opts["expand"] and mode != "dense" or opts["expand_dense"]
     given = opts["query_vector"]
-    pending = None
-    if want_dense and given is None and not opts["expand_dense"] and opts["overlap"]:
-        # The query embedding (~15-19 ms on CPU, GIL released by the model) runs in a worker thread while
-        # expansion and BM25 (SQLite releases the GIL too) run here: same results, less wall time.
-        pending = _executor().submit(embedder.embed_queries, [query])
-    exp = _expand(query) if opts["expand"] and mode != "dense" or opts["expand_dense"] else None
-    added = [term for term, _, origin in exp.terms if origin != "query"] if exp is not None else []
-    lap("expand")
     lists: dict[str, list[tuple[int, float]]] = {}
-    qvec = None
 
-    def dense_lists() -> None:
-        nonlocal qvec
+    def lexical_side() -> tuple[Any, dict[str, list[tuple[int, float]]], dict[str, float]]:
+        """Expansion, then the BM25 lists: (expansion, lists, seconds per stage). Touches no shared state,
+        so it can run in a worker thread (the store's SQLite connection allows it and releases the GIL)."""
+        t0 = time.perf_counter()
+        exp = _expand(query) if want_exp else None
+        t1 = time.perf_counter()
+        out: dict[str, list[tuple[int, float]]] = {}
+        if want_lexical:
+            added = [term for term, _, origin in exp.terms if origin != "query"] if exp is not None else []
+            terms = analyze_query(query)
+            how = opts["expand_lexical"]
+            use_exp = bool(added) and opts["expand"]
+            if use_exp and how in ("merge", "both"):
+                terms = list(dict.fromkeys([*terms, *added]))
+            out["lexical"] = store.lexical_search(terms, n, filters) if terms else []
+            if use_exp and how in ("list", "both"):
+                out["expansion"] = store.lexical_search(added, n, filters)
+        return exp, out, {"expand": t1 - t0, "lexical": time.perf_counter() - t1}
+
+    def embed(exp: Any) -> np.ndarray:
         qtexts = [query]
         if exp is not None and opts["expand_dense"] and exp.applied:
             qtexts.append(exp.dense_text())
-        if pending is not None:
-            qv = pending.result()
-        elif given is not None and len(qtexts) == 1:
-            qv = np.asarray(given, np.float32).reshape(1, -1)
-        else:
-            qv = embedder.embed_queries(qtexts)
-            if given is not None:
-                qv[0] = np.asarray(given, np.float32).reshape(-1)
+        if given is not None and len(qtexts) == 1:
+            return np.asarray(given, np.float32).reshape(1, -1)
+        qv = np.asarray(embedder.embed_queries(qtexts), np.float32)
+        if given is not None:
+            qv[0] = np.asarray(given, np.float32).reshape(-1)
+        return qv
+
+    qv = None
+    if want_dense and given is None and not opts["expand_dense"] and opts["overlap"]:
+        # Overlap: expansion + BM25 run in a worker thread while the query is embedded here (~15-19 ms on
+        # CPU, the model releases the GIL). The embedder stays on the caller's thread (some wrap a
+        # thread-bound SQLite cache); the store is used by one thread at a time (dense search waits).
+        pending = _executor().submit(lexical_side)
+        try:
+            t0 = time.perf_counter()
+            qv = embed(None)
+            timings["embed"] = time.perf_counter() - t0
+        finally:
+            exp, lex, stage = pending.result()  # also waits when the embedding raised
+        timings.update(stage)
+        lists.update(lex)
+        t = time.perf_counter()
+        lap("wait")
+    else:
+        exp, lex, stage = lexical_side()
+        timings.update(stage)
+        lists.update(lex)
+        t = time.perf_counter()
+        if want_dense:
+            qv = embed(exp)
+            lap("embed")
+    qvec = None
+    if qv is not None:
         qvec = np.asarray(qv[0], np.float32)
-        lap("embed")
         lists["dense"] = store.dense_search(qvec, n, filters)
-        if len(qtexts) > 1:
+        if len(qv) > 1:
             lists["dense_expanded"] = store.dense_search(np.asarray(qv[1], np.float32), n, filters)
         lap("dense")
-
-    def lexical_lists() -> None:
-        terms = analyze_query(query)
-        how = opts["expand_lexical"]
-        use_exp = bool(added) and opts["expand"]
-        if use_exp and how in ("merge", "both"):
-            terms = list(dict.fromkeys([*terms, *added]))
-        lists["lexical"] = store.lexical_search(terms, n, filters) if terms else []
-        if use_exp and how in ("list", "both"):
-            lists["expansion"] = store.lexical_search(added, n, filters)
-        lap("lexical")
-
-    try:
-        if pending is None and want_dense:
-            dense_lists()
-        if mode in ("hybrid", "lexical"):
-            lexical_lists()
-        if pending is not None:
-            dense_lists()
-    finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
     order = ("dense", "dense_expanded", "lexical", "expansion")  # fusion breaks ties by list order
     lists = {name: lists[name] for name in order if name in lists}
     scale = dense_scale(exp, opts["lean"], opts["lean_from"]) if opts["expand"] and mode == "hybrid" else 1.0
