@@ -201,7 +201,7 @@ def search(
         return qv
 
     qv = None
-    if want_dense and given is None and not opts["expand_dense"] and opts["overlap"]:
+    if want_dense and (want_lexical or want_exp) and given is None and not opts["expand_dense"] and opts["overlap"]:
         # Overlap: expansion + BM25 run in a worker thread while the query is embedded here (~15-19 ms on
         # CPU, the model releases the GIL). The embedder stays on the caller's thread (some wrap a
         # thread-bound SQLite cache); the store is used by one thread at a time (dense search waits).
