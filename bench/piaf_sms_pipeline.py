@@ -22,7 +22,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import random  # noqa: E402
 
-from sms_expansion import BRIEF_QUERIES, QUERIES, _standard, load_pairs, mined_dictionary, targets  # noqa: E402
+from sms_expansion import (  # noqa: E402
+    BRIEF_QUERIES,
+    CONCEPT_QUERIES,
+    INSULTS,
+    MENTIONS,
+    QUERIES,
+    THREATS,
+    _standard,
+    load_pairs,
+    mined_dictionary,
+    targets,
+)
 
 import pisteur.retrieve.pipeline as pipeline  # noqa: E402
 from pisteur.chunk import ChunkerConfig  # noqa: E402
@@ -129,6 +140,43 @@ def held_out(store, qemb, pairs, tq, configs, k, seed) -> None:
         pipeline._expand = saved
 
 
+def build(path: Path, emb, cached, texts: list[str]) -> None:
+    """One ``message`` chunk per text (meta ``n`` = its position), e5 vectors through the embedding cache."""
+    store = open_store(path, readonly=False)
+    vecs = cached.embed_documents(texts)
+    with store.writer() as w:
+        w.set_manifest(wanted_manifest(emb, ChunkerConfig(), {"index": "flat", "precision": "float32"}, {}))
+        store._vec = None
+        store.refresh()
+        for i, text in enumerate(texts):
+            w.upsert_source(
+                SourceState(path=f"sms/{i}", size=0, mtime_ns=0, fingerprint="", reader="sms"),
+                [Chunk(text=text, kind=KIND_MESSAGE, meta={"n": i})],
+                vecs[i : i + 1],
+            )
+    store.close()
+
+
+def concepts(tmp: Path, emb, cached, background: list[str]) -> None:
+    """The concept task of bench/sms_expansion.py through the product: the 500 raw SMS plus its hand-written
+    insults, threats and mere mentions; real insults/threats in the top 10 of each concept query."""
+    lines = INSULTS + THREATS + MENTIONS
+    build(tmp / "concepts", emb, cached, background + lines)
+    store = open_store(tmp / "concepts")
+    qemb = QueryCachedEmbedder(emb)
+    first = len(background)
+    configs = {"default": {}, "default without lean (before)": {"lean": 0}, "bm25 + expansion": {"mode": "lexical"}}
+    print("| query | " + " | ".join(configs) + " |\n|---|" + "---|" * len(configs))
+    for q, wanted in CONCEPT_QUERIES.items():
+        want = {first + lines.index(t) for t in wanted}
+        row = []
+        for opts in configs.values():
+            top = [h.meta["n"] for h in search(store, qemb, q, k=10, **opts).hits]
+            row.append(f"{sum(1 for n in top if n in want)}/10")
+        print(f"| {q} | " + " | ".join(row) + " |", flush=True)
+    store.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folder", type=Path)
@@ -138,25 +186,16 @@ def main() -> None:
     ap.add_argument("--grid", action="store_true", help="only a grid of first-stage fusion settings (no rerank)")
     ap.add_argument("--held-out", action="store_true", help="also the held-out split (mined dictionary, seed 13)")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--concepts", action="store_true", help="only the concept task (insults/threats), top 10")
     args = ap.parse_args()
     pairs = load_pairs(args.folder)
     emb = load_embedder("e5", workers=1)
     cached = CachedEmbedder(emb)
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp) / "idx", readonly=False)
-        vecs = cached.embed_documents([p["raw"] for p in pairs])
-        with store.writer() as w:
-            w.set_manifest(wanted_manifest(emb, ChunkerConfig(), {"index": "flat", "precision": "float32"}, {}))
-            store._vec = None
-            store.refresh()
-            for i, p in enumerate(pairs):
-                ch = Chunk(text=p["raw"], kind=KIND_MESSAGE, meta={"n": i})
-                w.upsert_source(
-                    SourceState(path=f"sms/{i}", size=0, mtime_ns=0, fingerprint="", reader="sms"),
-                    [ch],
-                    vecs[i : i + 1],
-                )
-        store.close()
+        if args.concepts:
+            concepts(Path(tmp), emb, cached, [p["raw"] for p in pairs])
+            return
+        build(Path(tmp) / "idx", emb, cached, [p["raw"] for p in pairs])
         store = open_store(Path(tmp) / "idx")
         qemb = QueryCachedEmbedder(emb)
         configs = dict(CONFIGS)
