@@ -76,3 +76,18 @@ def test_model_options_are_recorded_and_reused(tmp_path: Path, corpus: Path) -> 
     assert st["model"]["options"] == {"instruction": "Instruct: t\nQuery:{query}", "query_prefix": "q: "}
     rep = json.loads(_ok(["index", str(corpus), "--index", idx, "--json"]).stdout)
     assert rep["unchanged"] == 2
+
+
+def test_user_dictionary_from_the_command_line(tmp_path: Path, corpus: Path) -> None:
+    idx = str(tmp_path / "idx")
+    _ok(["index", str(corpus), "--index", idx, "--model", "test-hash:x", "--quiet"])
+    d = tmp_path / "mine.toml"
+    d.write_text('name = "enquete"\n[synonyms]\n"lame" = ["couteau"]\n', encoding="utf-8")
+    plain = [json.loads(x) for x in _ok(["search", "lame", "--index", idx, "--json", "--mode", "lexical"])
+             .stdout.splitlines()]
+    assert not any("couteau" in h["text"] for h in plain)
+    out = _ok(["search", "lame", "--index", idx, "--json", "--mode", "lexical", "--dict", str(d)]).stdout
+    hits = [json.loads(x) for x in out.splitlines()]
+    assert hits and "couteau" in hits[0]["text"]
+    r = runner.invoke(app, ["search", "lame", "--index", idx, "--dict", str(tmp_path / "absent.toml")])
+    assert r.exit_code == 1 and "does not exist" in " ".join(r.output.split())

@@ -138,6 +138,11 @@ def search(
     no_rerank: Annotated[bool, typer.Option("--no-rerank", help="Skip the second-stage re-scoring.")] = False,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Show expansions and which stage scored each hit.")] = False,
+    dictionary: Annotated[list[Path] | None, typer.Option(
+        "--dict", help="Extra expansion dictionary (TOML file or folder), merged over the shipped and user ones; "
+        "repeatable. Format: docs/dictionaries.md.")] = None,
+    fusion: Annotated[str | None, typer.Option(
+        help="How the dense and lexical lists are merged: weighted (default, tuned) or rrf.")] = None,
     index_dir: IndexOpt = None,
     engine: EngineOpt = None,
     uri: UriOpt = None,
@@ -162,11 +167,21 @@ def search(
         options["expand"] = False
     if no_rerank:
         options["rerank"] = False
+    if dictionary:
+        for d in dictionary:
+            if not d.exists():
+                _fail(f"dictionary {d} does not exist")
+        options["dictionaries"] = [str(d) for d in dictionary]
+    if fusion:
+        options["fusion"] = fusion
     try:
         embedder = embedder_for_manifest(store.manifest(), workers=1)
     except EmbedderError as exc:
         _fail(str(exc))
-    result = run_search(store, embedder, query, k=k, filters=filters, **options)
+    try:
+        result = run_search(store, embedder, query, k=k, filters=filters, **options)
+    except ValueError as exc:  # a bad option value, or a dictionary that cannot be read
+        _fail(str(exc))
     if as_json:
         out = sys.stdout
         for h in result.hits:

@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "overlap": True,
     "lean": 0.75,
     "lean_from": 0.5,
+    "dictionaries": None,  # extra dictionary files/folders (TOML) merged over the shipped and user ones
 }
 MODES = ("hybrid", "dense", "lexical")
 EXPLAIN_EXPANSIONS = 20  # hits whose matched expansions are listed in ``explain``
@@ -135,12 +136,12 @@ def dense_scale(exp: Any, lean: float, lean_from: float) -> float:
     return 1.0 - float(lean) * ramp
 
 
-def _expand(query: str) -> Any:
+def _expand(query: str, dictionaries: Any = None) -> Any:
     try:
         from pisteur.retrieve.expand import expand_query
     except ImportError:  # pragma: no cover - the expansion module ships with the package
         return None
-    return expand_query(query)
+    return expand_query(query, dictionaries)
 
 
 def search(
@@ -174,7 +175,7 @@ def search(
         """Expansion, then the BM25 lists: (expansion, lists, seconds per stage). Touches no shared state,
         so it can run in a worker thread (the store's SQLite connection allows it and releases the GIL)."""
         t0 = time.perf_counter()
-        exp = _expand(query) if want_exp else None
+        exp = _expand(query, opts["dictionaries"]) if want_exp else None
         t1 = time.perf_counter()
         out: dict[str, list[tuple[int, float]]] = {}
         if want_lexical:
