@@ -12,7 +12,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
@@ -104,3 +104,22 @@ def estimate_tokens(text: str) -> int:
 
 def batches(items: list[str], size: int) -> list[tuple[int, list[str]]]:
     return [(i, items[i : i + size]) for i in range(0, len(items), max(1, size))]
+
+
+class HTTPEmbedderBase:
+    """What the HTTP backends share: the model's prompts (query instruction, document prefix) applied here,
+    token counts estimated; each backend's ``_embed`` does the batched requests."""
+
+    prompting: Any
+
+    def _embed(self, texts: list[str]) -> Any:  # pragma: no cover - every backend defines it
+        raise NotImplementedError
+
+    def embed_documents(self, texts: Sequence[str]) -> Any:
+        return self._embed([self.prompting.document(t) for t in texts])
+
+    def embed_queries(self, texts: Sequence[str]) -> Any:
+        return self._embed([self.prompting.query(t) for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)

@@ -11,14 +11,13 @@ backend).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from pisteur.embed.base import EmbedderError, normalize, register
-from pisteur.embed.http_util import HTTPError, ServerDown, batches, estimate_tokens, post_json
+from pisteur.embed.http_util import HTTPEmbedderBase, HTTPError, ServerDown, batches, post_json
 from pisteur.embed.instructions import prompting_for
 from pisteur.models.catalog import find_for_spec
 
@@ -44,7 +43,7 @@ def ollama_base_url(host: str | None = None) -> str:
     return f"{scheme}://{hostname}:{port}{path}"
 
 
-class OllamaEmbedder:
+class OllamaEmbedder(HTTPEmbedderBase):
     def __init__(
         self,
         model: str,
@@ -120,15 +119,6 @@ class OllamaEmbedder:
         return normalize(np.concatenate(parts)) if parts else np.zeros((0, self.dims), np.float32)
 
     # -- Embedder ---------------------------------------------------------------------------------------
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed([self.prompting.document(t) for t in texts])
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed([self.prompting.query(t) for t in texts])
-
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
-
     def describe(self) -> dict[str, Any]:
         return {
             "backend": "ollama",

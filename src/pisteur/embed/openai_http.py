@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from pisteur.embed.base import EmbedderError, normalize, register
-from pisteur.embed.http_util import HTTPError, ServerDown, estimate_tokens, post_json
+from pisteur.embed.http_util import HTTPEmbedderBase, HTTPError, ServerDown, post_json
 from pisteur.embed.instructions import prompting_for
 from pisteur.models.catalog import find_for_spec
 
@@ -52,7 +51,7 @@ def api_key_from(env_name: str | None = None) -> str | None:
     return None
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(HTTPEmbedderBase):
     def __init__(
         self,
         model: str,
@@ -146,15 +145,6 @@ class OpenAIEmbedder:
                 continue
             i += len(batch)
         return normalize(np.concatenate(out)) if out else np.zeros((0, self.dims), np.float32)
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed([self.prompting.document(t) for t in texts])
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed([self.prompting.query(t) for t in texts])
-
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
 
     def describe(self) -> dict[str, Any]:
         return {
