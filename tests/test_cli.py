@@ -91,3 +91,17 @@ def test_user_dictionary_from_the_command_line(tmp_path: Path, corpus: Path) -> 
     assert hits and "couteau" in hits[0]["text"]
     r = runner.invoke(app, ["search", "lame", "--index", idx, "--dict", str(tmp_path / "absent.toml")])
     assert r.exit_code == 1 and "does not exist" in " ".join(r.output.split())
+
+
+def test_lexical_search_never_loads_the_model(tmp_path: Path, corpus: Path, monkeypatch) -> None:
+    idx = str(tmp_path / "idx")
+    _ok(["index", str(corpus), "--index", idx, "--model", "test-hash:x", "--quiet"])
+
+    def boom(*a, **k):
+        raise AssertionError("model loaded")
+
+    monkeypatch.setattr("pisteur.embed.lazy.load_embedder", boom)
+    out = _ok(["search", "perquisition", "--index", idx, "--json", "--mode", "lexical", "--no-rerank"]).stdout
+    assert "couteau" in json.loads(out.splitlines()[0])["text"]
+    r = runner.invoke(app, ["search", "perquisition", "--index", idx, "--mode", "dense"])
+    assert r.exit_code != 0 and "model loaded" in str(r.exception)

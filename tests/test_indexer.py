@@ -174,6 +174,7 @@ def test_unchanged_run_does_not_load_the_model(tmp_path, corpus, monkeypatch):
         raise AssertionError("model loaded for an unchanged corpus")
 
     monkeypatch.setattr("pisteur.indexer.load_embedder", boom)
+    monkeypatch.setattr("pisteur.embed.lazy.load_embedder", boom)
     rep = index_paths(idx, [corpus])
     assert rep.unchanged == 3 and rep.chunks_embedded == 0
     (corpus / "nouveau.txt").write_text("un fichier de plus", encoding="utf-8")

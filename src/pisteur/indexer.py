@@ -23,6 +23,7 @@ import numpy as np
 from pisteur import ingest
 from pisteur.chunk import ChunkerConfig, chunk_segments
 from pisteur.embed import Embedder, load_embedder, resolve_spec
+from pisteur.embed.lazy import LazyEmbedder
 from pisteur.retrieve.analysis import ANALYZER_VERSION
 from pisteur.store import manifest as mf
 from pisteur.store import open_store
@@ -112,40 +113,6 @@ def _plan(files: list[tuple[Path, str]], known: dict[str, SourceState], reader_v
             yield path, reader, "changed", None
 
 
-class _LazyEmbedder:
-    """Stands in for the index's own model until a chunk needs tokens or vectors, so that a run over an
-    unchanged corpus never pays for loading the model (the manifest already says what it is)."""
-
-    def __init__(self, model: dict[str, Any]) -> None:
-        self._model = model
-        self._inner: Embedder | None = None
-        self.name = model["spec"]
-        self.dims = int(model["dims"])
-        self.max_tokens = int(model.get("max_tokens") or 512)
-
-    def _load(self) -> Embedder:
-        if self._inner is None:
-            self._inner = load_embedder(self.name, **self._model.get("options", {}))
-        return self._inner
-
-    def describe(self) -> dict[str, Any]:
-        return {k: v for k, v in self._model.items() if k not in ("spec", "options")}
-
-    def count_tokens(self, text: str) -> int:
-        return self._load().count_tokens(text)
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._load().embed_documents(texts)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._load().embed_queries(texts)
-
-    def close(self) -> None:
-        close = getattr(self._inner, "close", None)
-        if close:
-            close()
-
-
 class _Batch:
     """Sources read and chunked, waiting for one shared embedding call."""
 
@@ -193,7 +160,7 @@ def index_paths(
     if embedder is None and old_model and old_model.get("spec") and model_options is None and (
         model is None or resolve_spec(model) == resolve_spec(old_model["spec"])
     ):
-        embedder = _LazyEmbedder(old_model)
+        embedder = LazyEmbedder(old_model)
         model_options = old_model.get("options", {})
     if embedder is None:
         spec = model or (existing.get("model", {}).get("spec") if existing else None)

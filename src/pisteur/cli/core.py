@@ -175,7 +175,7 @@ def search(
     if fusion:
         options["fusion"] = fusion
     try:
-        embedder = embedder_for_manifest(store.manifest(), workers=1)
+        embedder = embedder_for_manifest(store.manifest(), lazy=True, workers=1)
     except EmbedderError as exc:
         _fail(str(exc))
     try:

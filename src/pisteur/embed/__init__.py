@@ -12,11 +12,16 @@ from pisteur.embed.base import (
 )
 
 
-def embedder_for_manifest(manifest: dict, **overrides: object) -> Embedder:
-    """The embedder that produced an index's vectors (to embed queries the same way as the documents)."""
+def embedder_for_manifest(manifest: dict, *, lazy: bool = False, **overrides: object) -> Embedder:
+    """The embedder that produced an index's vectors (to embed queries the same way as the documents);
+    ``lazy``: the model is loaded only when a query is first embedded."""
     model = manifest.get("model") or {}
     if not model.get("spec"):
         raise EmbedderError("this index has no model yet: run `pisteur index` first")
+    if lazy:
+        from pisteur.embed.lazy import LazyEmbedder
+
+        return LazyEmbedder({**model, "options": {**model.get("options", {}), **overrides}})
     return load_embedder(model["spec"], **{**model.get("options", {}), **overrides})
 
 
