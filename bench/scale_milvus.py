@@ -10,7 +10,6 @@ analyzer (``lexical: milvus``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale_data import PIAF, cached  # noqa: E402
-from scale_piaf import ndcg_at_10  # noqa: E402
+from scale_data import cached  # noqa: E402
+from scale_piaf import load_piaf, ndcg_at_10  # noqa: E402
 
 from pisteur.retrieve.analysis import analyze  # noqa: E402
 from pisteur.store.base import SourceState  # noqa: E402
@@ -32,14 +31,8 @@ def main() -> None:
     ap.add_argument("--uri", default="/tmp/pisteur-milvus.db")
     ap.add_argument("--queries", type=int, default=500)
     args = ap.parse_args()
-    corpus = [json.loads(line) for line in open(PIAF / "corpus.jsonl", encoding="utf-8")]
-    queries = [json.loads(line) for line in open(PIAF / "queries.jsonl", encoding="utf-8")]
-    qrels: dict[str, set[str]] = {}
-    for line in open(PIAF / "qrels.tsv", encoding="utf-8").read().splitlines()[1:]:
-        q, d, s = line.split("\t")
-        if int(s) > 0:
-            qrels.setdefault(q, set()).add(d)
-    queries = [q for q in queries if q["id"] in qrels][: args.queries]
+    corpus, queries, qrels = load_piaf()
+    queries = queries[: args.queries]
     docs = cached("e5", [c["text"] for c in corpus], False)
     qv = cached("e5", [q["text"] for q in queries], True)
     Path(args.uri).unlink(missing_ok=True)

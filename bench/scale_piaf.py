@@ -20,6 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from scale_data import PIAF, cached  # noqa: E402
 
+from pisteur.evaluate.beir import load_dataset  # noqa: E402
+from pisteur.evaluate.metrics import ndcg_at  # noqa: E402
 from pisteur.store.vectors import open_vector_index  # noqa: E402
 
 CONFIGS = [
@@ -42,20 +44,20 @@ CONFIGS = [
 
 
 def ndcg_at_10(ranked: list[str], relevant: set[str]) -> float:
-    dcg = sum(1 / np.log2(i + 2) for i, d in enumerate(ranked[:10]) if d in relevant)
-    ideal = sum(1 / np.log2(i + 2) for i in range(min(10, len(relevant))))
-    return dcg / ideal if ideal else 0.0
+    return ndcg_at(ranked, dict.fromkeys(relevant, 1), 10)
+
+
+def load_piaf() -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, set[str]]]:
+    """piaf-dev through the product's BEIR loader: corpus rows, judged queries, relevant doc ids per query."""
+    ds = load_dataset(PIAF)
+    corpus = [{"id": d, "text": row["text"]} for d, row in ds.corpus.items()]
+    qrels = {q: {d for d, g in rel.items() if g > 0} for q, rel in ds.qrels.items()}
+    queries = [{"id": q, "text": t} for q, t in ds.queries.items() if qrels.get(q)]
+    return corpus, queries, qrels
 
 
 def main() -> None:
-    corpus = [json.loads(line) for line in open(PIAF / "corpus.jsonl", encoding="utf-8")]
-    queries = [json.loads(line) for line in open(PIAF / "queries.jsonl", encoding="utf-8")]
-    qrels: dict[str, set[str]] = {}
-    for line in open(PIAF / "qrels.tsv", encoding="utf-8").read().splitlines()[1:]:
-        q, d, s = line.split("\t")
-        if int(s) > 0:
-            qrels.setdefault(q, set()).add(d)
-    queries = [q for q in queries if q["id"] in qrels]
+    corpus, queries, qrels = load_piaf()
     docs = cached("e5", [c["text"] for c in corpus], False)
     qv = cached("e5", [q["text"] for q in queries], True)
     doc_ids = [c["id"] for c in corpus]
