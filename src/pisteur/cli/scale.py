@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from pisteur.cli.core import _index_dir
+
 IndexOpt = Annotated[Path | None, typer.Option("--index", "-i",
                                               help="Index directory (default: $PISTEUR_INDEX).")]
 PrecisionOpt = Annotated[str | None, typer.Option(
@@ -17,10 +19,6 @@ AnnOpt = Annotated[str | None, typer.Option(help="Vector search of the new index
 PrefixOpt = Annotated[str, typer.Option(help="Milvus collection prefix (<prefix>_chunks, ...).")]
 
 
-def _index_dir(index: Path | None) -> Path:
-    from pisteur.config import default_index_dir
-
-    return Path(index).expanduser() if index else default_index_dir()
 
 
 def _vectors(precision: str | None, ann: str | None) -> dict | None:
