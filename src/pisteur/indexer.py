@@ -103,10 +103,10 @@ def _plan(files: list[tuple[Path, str]], known: dict[str, SourceState], reader_v
         if old is None:
             yield path, reader, "new", None
         elif (old.size == st.st_size and old.mtime_ns == st.st_mtime_ns and old.reader == reader
-              and getattr(old, "reader_version", 0) == reader_version):
+              and old.reader_version == reader_version):
             yield path, reader, "same", None
         elif (reader in APPEND_READERS and old.status == "ok" and old.resume_offset is not None
-              and st.st_size > old.size and getattr(old, "reader_version", 0) == reader_version
+              and st.st_size > old.size and old.reader_version == reader_version
               and fingerprint(path, old.size) == old.fingerprint):
             yield path, reader, "append", old.resume_offset
         else:

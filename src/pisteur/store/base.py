@@ -30,6 +30,7 @@ class SourceState:
     chunks: int = 0
     status: str = "ok"  # ok | skipped
     reason: str = ""  # why it was skipped
+    reader_version: int = 0  # ingest.READER_VERSION when it was read (a newer reader re-reads it)
 
 
 @dataclass

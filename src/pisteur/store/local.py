@@ -117,12 +117,7 @@ class LocalStore:
             "SELECT path, size, mtime_ns, fingerprint, reader, resume_offset, chunks, status, reason,"
             " reader_version FROM sources"
         ).fetchall()
-        out = {}
-        for r in rows:
-            st = SourceState(*r[:9])
-            st.reader_version = r[9]  # type: ignore[attr-defined]
-            out[r[0]] = st
-        return out
+        return {r[0]: SourceState(*r) for r in rows}
 
     # -- search ----------------------------------------------------------------------------------
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:

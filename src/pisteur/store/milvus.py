@@ -180,11 +180,7 @@ class MilvusStore:
     def sources(self) -> dict[str, SourceState]:
         out = {}
         for row in self._query_all(self.src, "key != \"\"", ["key", "value"]):
-            fields = dict(row["value"]["v"])
-            version = fields.pop("reader_version", 0)
-            st = SourceState(**fields)
-            st.reader_version = version  # type: ignore[attr-defined]
-            out[row["key"]] = st
+            out[row["key"]] = SourceState(**row["value"]["v"])
         return out
 
     def _query_all(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
@@ -365,7 +361,7 @@ class MilvusWriter:
         st = dict(state.__dict__)
         st["chunks"] = len(chunks) + (len(left) if from_offset is not None else 0)
         st["reader_version"] = reader_version
-        keep = {k: v for k, v in st.items() if k in SourceState.__dataclass_fields__ or k == "reader_version"}
+        keep = {k: v for k, v in st.items() if k in SourceState.__dataclass_fields__}
         self.store._put_meta(state.path, keep, self.store.src)
         self.pending += len(chunks)
         self.dirty = True

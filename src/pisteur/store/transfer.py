@@ -41,17 +41,11 @@ class Record:
 
 
 def _state_dict(st: SourceState) -> dict[str, Any]:
-    d = asdict(st)
-    d["reader_version"] = int(getattr(st, "reader_version", 0) or 0)
-    return d
+    return asdict(st)
 
 
 def _state(d: dict[str, Any]) -> SourceState:
-    d = dict(d)
-    version = d.pop("reader_version", 0)
-    st = SourceState(**{k: v for k, v in d.items() if k in SourceState.__dataclass_fields__})
-    st.reader_version = version  # type: ignore[attr-defined]
-    return st
+    return SourceState(**{k: v for k, v in d.items() if k in SourceState.__dataclass_fields__})
 
 
 # -- readers -------------------------------------------------------------------------------------
@@ -176,7 +170,7 @@ def write_store(records: Iterator[Record], writer: Any, *, keep_ids: bool = Fals
         if keep_ids:
             extra = {"ids": rec.ids, "terms": rec.terms}
         writer.upsert_source(rec.state, rec.chunks, rec.vectors,
-                             reader_version=int(getattr(rec.state, "reader_version", 0) or 0), **extra)
+                             reader_version=rec.state.reader_version, **extra)
         n += len(rec.chunks)
         since += len(rec.chunks)
         if since >= commit_every:
