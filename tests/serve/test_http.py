@@ -37,7 +37,7 @@ def test_search_read_status_index_metrics(client):
     assert client.get("/api/search", params={"q": ""}).status_code == 422
     st = client.get("/api/status").json()
     assert st["ready"] and st["chunks"] == 4 and st["searches"] >= 2
-    ix = client.post("/api/index").json()
+    ix = client.post("/api/index", json={}).json()
     assert ix["started"] is False and "off" in ix["message"]
     m = client.get("/metrics")
     assert m.headers["content-type"].startswith("text/plain")
