@@ -140,3 +140,55 @@ def test_audit_over_http_names_client_and_token_fingerprint(docs_index: Path, tm
     assert "s3cret-token" not in log.read_text()
     assert recs[-1]["event"] == "read" and recs[-1]["id"] == hid
     assert verify(log).ok and oct(log.stat().st_mode & 0o777) == "0o600"
+
+
+def test_like_wildcards_in_filters_are_literal(tmp_path: Path):
+    from pisteur.indexer import index_paths
+    from pisteur.serve.models import SearchFilters
+    from pisteur.serve.service import Service
+
+    from .conftest import MODEL, write_session
+
+    root = tmp_path / "projects"
+    for name, cwd in (("a", "/home/u/app_web"), ("b", "/home/u/appXweb"), ("c", "/home/u/100%done")):
+        write_session(root / name / f"{name}.jsonl", [("user", "corriger la migration de la base"),
+                                                      ("assistant", "la migration est corrigée")])
+        p = root / name / f"{name}.jsonl"
+        p.write_text(p.read_text().replace("/home/u/proj", cwd).replace("sess-1", f"sess-{name}"))
+    idx = tmp_path / "idx"
+    index_paths(idx, [root], model=MODEL)
+    svc = Service(idx)
+    try:
+        def projects(**f) -> set[str]:
+            r = svc.search("migration de la base", 20, SearchFilters(**f))
+            return {h.project for h in r.hits}
+
+        assert projects() == {"/home/u/app_web", "/home/u/appXweb", "/home/u/100%done"}
+        assert projects(project="%") == {"/home/u/100%done"}
+        assert projects(project="app_web") == {"/home/u/app_web"}
+        assert projects(project="_") == {"/home/u/app_web"}
+        assert projects(session="%") == set() and projects(session="sess-_") == set()
+        assert projects(source="%") == set()
+    finally:
+        svc.close()
+
+
+def test_dictionary_cache_is_json_not_pickle(tmp_path: Path, monkeypatch):
+    import pickle
+
+    from pisteur.retrieve import expand
+
+    monkeypatch.setenv("PISTEUR_CACHE", str(tmp_path / "cache"))
+    expand._default.cache_clear()
+    first = expand._default("none", ())
+    files = list((tmp_path / "cache").rglob("*"))
+    cached = [f for f in files if f.is_file()]
+    assert cached and all(f.suffix == ".json" for f in cached)
+    # a planted pickle next to it is never read; a damaged JSON is rebuilt, not trusted
+    cached[0].with_suffix(".pickle").write_bytes(pickle.dumps({"boom": 1}))
+    expand._default.cache_clear()
+    again = expand._default("none", ())
+    assert expand._to_cache(again) == expand._to_cache(first) and again.index == first.index
+    cached[0].write_text("{not json")
+    expand._default.cache_clear()
+    assert expand._default("none", ()).index == first.index
