@@ -160,3 +160,23 @@ def test_mcp_searches_and_reads_are_audited(docs_index: Path, tmp_path: Path):
     assert [(r["event"], r["via"]) for r in recs] == [("search", "mcp"), ("read", "mcp")]
     assert recs[0]["ids"][0] == hid and recs[1]["id"] == hid and recs[1]["source"].endswith("rendez-vous.md")
     assert verify(log).ok
+
+
+def test_unwritable_log_refuses_the_search(docs_index: Path, tmp_path: Path):
+    from pisteur.cli import app
+
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    bad = blocked / "audit.jsonl"  # its parent is a file: cannot be created
+    res = CliRunner().invoke(app, ["search", "farine", "--index", str(docs_index), "--json", "--audit", str(bad)])
+    assert res.exit_code != 0 and "cannot write the audit log" in res.output and '"id"' not in res.output
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from pisteur.serve.http_api import create_app
+    from pisteur.serve.service import Service
+
+    with TestClient(create_app(Service(docs_index, audit=AuditLog(bad)), rate=0, mcp=False),
+                    base_url="http://127.0.0.1:8765") as c:
+        r = c.get("/api/search", params={"q": "farine"})
+        assert r.status_code == 503 and "audit log" in r.json()["detail"]

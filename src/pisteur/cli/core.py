@@ -153,7 +153,7 @@ def search(
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
     from pisteur.embed import EmbedderError, embedder_for_manifest
     from pisteur.retrieve.pipeline import search as run_search
-    from pisteur.serve.audit import from_setting
+    from pisteur.serve.audit import AuditError, from_setting
     from pisteur.serve.limits import check_query
     from pisteur.store import Filters, open_store
 
@@ -191,9 +191,12 @@ def search(
         result = run_search(store, embedder, query, k=k, filters=filters, **options)
     except ValueError as exc:  # a bad option value, or a dictionary that cannot be read
         _fail(str(exc))
-    if (log := from_setting(audit)) is not None:
-        log.search("cli", query, k, {"kind": kind, "project": project, "session": session, "source": source,
-                                     "date_from": since, "date_to": until}, [h.id for h in result.hits])
+    try:
+        if (log := from_setting(audit)) is not None:
+            log.search("cli", query, k, {"kind": kind, "project": project, "session": session, "source": source,
+                                         "date_from": since, "date_to": until}, [h.id for h in result.hits])
+    except AuditError as exc:
+        _fail(str(exc))
     if as_json:
         out = sys.stdout
         for h in result.hits:

@@ -84,15 +84,17 @@ def _seq_of(line: bytes | None) -> int:
         return -1
 
 
+class AuditError(RuntimeError):
+    """The audit log cannot be written: the search is refused rather than left unrecorded."""
+
+
 class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path).expanduser()
         self._lock = threading.Lock()
 
     def append(self, event: str, via: str, **fields: Any) -> dict[str, Any]:
-        """Append one record (``event``: search, read, ...) and return it."""
-        import fcntl
-
+        """Append one record (``event``: search, read, ...) and return it; AuditError if it cannot."""
         client = REQUEST_CLIENT.get()
         record: dict[str, Any] = {
             "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -103,6 +105,15 @@ class AuditLog:
             if client.token:
                 record["token"] = client.token
         record.update({k: v for k, v in fields.items() if v is not None})
+        try:
+            self._write(record)
+        except OSError as exc:
+            raise AuditError(f"cannot write the audit log {self.path}: {exc.strerror or exc}") from exc
+        return record
+
+    def _write(self, record: dict[str, Any]) -> None:
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         with self._lock, os.fdopen(fd, "r+b") as f:
@@ -118,7 +129,6 @@ class AuditLog:
                 os.fsync(f.fileno())
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-        return record
 
     def search(self, via: str, query: str, k: int, filters: dict[str, Any], ids: list[int]) -> None:
         self.append("search", via, query=query, k=k, filters={a: b for a, b in filters.items() if b} or None,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Annotated, Any
 
+from pisteur.serve.audit import AuditError
 from pisteur.serve.guard import Guard, TokenBucket, check_bind, is_loopback
 from pisteur.serve.limits import MAX_QUERY_CHARS, valid_chunk_id
 from pisteur.serve.models import IndexResponse, ReadResponse, SearchFilters, SearchResponse, StatusResponse
@@ -83,7 +84,7 @@ def create_app(
     def _search(q: str, k: int, f: SearchFilters, explain: bool, options: dict[str, Any]) -> SearchResponse:
         try:
             return service.search(q, k, f, via="http", explain=explain, **options)
-        except NoIndex as exc:
+        except (NoIndex, AuditError) as exc:
             raise HTTPException(503, str(exc)) from exc
         except (ValueError, TypeError) as exc:
             raise HTTPException(400, str(exc)) from exc
@@ -123,7 +124,10 @@ def create_app(
             raise HTTPException(503, str(exc)) from exc
         except NotFound as exc:
             raise HTTPException(404, str(exc.args[0] if exc.args else exc)) from exc
-        service.audit_read("http", resp)
+        try:
+            service.audit_read("http", resp)
+        except AuditError as exc:
+            raise HTTPException(503, str(exc)) from exc
         return resp
 
     @app.get("/api/status", response_model=StatusResponse, tags=["index"])

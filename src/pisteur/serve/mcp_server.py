@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from pisteur.serve.audit import AuditError
 from pisteur.serve.limits import MAX_QUERY_CHARS, check_query, valid_chunk_id
 from pisteur.serve.models import CompactSearchResponse, ReadResponse, SearchFilters, StatusResponse
 from pisteur.serve.service import NoIndex, NotFound, Service
@@ -91,7 +92,7 @@ def build_server(service: Service) -> Any:
         try:
             full = service.search(query, k, filters, via="mcp", explain=explain)
             return CompactSearchResponse.from_full(full, explain)
-        except (NoIndex, ValueError) as exc:
+        except (NoIndex, ValueError, AuditError) as exc:
             raise ToolError(str(exc)) from exc
 
     @srv.tool(
@@ -121,7 +122,10 @@ def build_server(service: Service) -> Any:
             resp = service.read(id, before=before, after=after, page=page, page_chars=page_chars)
         except (NoIndex, NotFound) as exc:
             raise ToolError(str(exc.args[0] if exc.args else exc)) from exc
-        service.audit_read("mcp", resp)
+        try:
+            service.audit_read("mcp", resp)
+        except AuditError as exc:
+            raise ToolError(str(exc)) from exc
         return resp
 
     @srv.tool(name="status", title="Index status", annotations=ro,
