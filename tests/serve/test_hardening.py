@@ -192,3 +192,12 @@ def test_dictionary_cache_is_json_not_pickle(tmp_path: Path, monkeypatch):
     cached[0].write_text("{not json")
     expand._default.cache_clear()
     assert expand._default("none", ()).index == first.index
+
+
+def test_mcp_session_delete_is_not_refused_as_non_json(service):
+    pytest.importorskip("mcp")
+    with TestClient(base_url=LOCAL, app=create_app(service, rate=0)) as c:
+        r = c.delete("/mcp", headers={"mcp-session-id": "nope"})
+        assert r.status_code not in (403, 415), r.text  # the SDK answers it (unknown session)
+        r = c.delete("/mcp", headers={"origin": "https://evil.example"})
+        assert r.status_code == 403

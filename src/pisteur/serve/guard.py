@@ -33,7 +33,8 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
-BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}  # Origin checked
+BODY_METHODS = {"POST", "PUT", "PATCH"}  # must be JSON (an MCP client ends its session with a bodiless DELETE)
 _REG_NAME = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=%-]*$")
 
 
@@ -151,10 +152,12 @@ class Guard:
                 if given:  # a missing token is the web page asking; a wrong one is a guess
                     self.auth_failures.take(client)
                 return 401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
-        if scope.get("method", "GET") in BODY_METHODS:
+        method = scope.get("method", "GET")
+        if method in UNSAFE_METHODS:
             origin = headers.get("origin")
             if origin is not None and not origin_matches(origin, host):
                 return 403, "cross-origin request refused", []
+        if method in BODY_METHODS:
             ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if ctype != "application/json":
                 return 415, "send the request body as application/json", []
