@@ -30,7 +30,7 @@ def _has_security_headers(r) -> bool:
     return all(r.headers.get(k.decode()) == v.decode() for k, v in SECURITY_HEADERS)
 
 
-def test_huge_query_refused_before_any_work(client, service):
+def test_huge_query_refused_before_any_work(service):
     calls: list[str] = []
     real = service.embedder
 
@@ -39,6 +39,12 @@ def test_huge_query_refused_before_any_work(client, service):
         return real(store)
 
     service.embedder = spy
+    service.start = lambda *a, **k: None  # no background warm-up: any model use would be a request's
+    with TestClient(base_url=LOCAL, app=create_app(service, rate=0, mcp=False)) as client:
+        _huge_queries(client, service, calls)
+
+
+def _huge_queries(client, service, calls: list[str]) -> None:
     r = client.post("/api/search", json={"q": BIG})
     assert r.status_code == 413  # the body cap answers first
     r = client.get("/api/search", params={"q": "y" * (MAX_QUERY_CHARS + 1)})
