@@ -58,8 +58,10 @@ def show(
 
 @app.command("verify")
 def verify(path: LogArg = None) -> None:
-    """Check the hash chain: exit 0 if no line was edited, deleted, inserted or moved; else name the first
-    bad line (exit 1). Note the head hash: a chain cannot show that its last lines were cut off."""
+    """Check the hash chain: exit 0 if intact, else name the first bad line (exit 1).
+
+    Detects an edited, deleted, inserted or moved line. Note the head hash it prints: a chain cannot show
+    that its last lines were cut off."""
     from pisteur.serve.audit import verify as check
 
     log = _log(path)
