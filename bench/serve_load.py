@@ -141,6 +141,25 @@ def load(base: str, clients: int, requests: int, pid: int) -> dict[str, Any]:
     }
 
 
+def _response(s: socket.socket) -> bytes:
+    """One whole HTTP response (head + Content-Length body) from a socket; what came if it closes."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = next((int(ln.split(b":", 1)[1]) for ln in head.split(b"\r\n")
+                   if ln.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def _raw(port: int, request: bytes, then: bytes | None = None) -> tuple[str, float, bool]:
     """Send one raw request; its status line, seconds to the answer, and whether a second request on the
     same connection is answered (keep-alive survived)."""
@@ -150,14 +169,17 @@ def _raw(port: int, request: bytes, then: bytes | None = None) -> tuple[str, flo
             s.sendall(request)
         except OSError:
             pass  # the server may answer and close before the whole body is sent
-        data = s.recv(65536)
+        try:
+            data = _response(s)
+        except OSError:
+            data = b"connection reset"
         dt = time.perf_counter() - t0
         status = data.split(b"\r\n", 1)[0].decode(errors="replace")
         alive = False
         if then is not None:
             try:
                 s.sendall(then)
-                alive = s.recv(65536).startswith(b"HTTP/1.1 200")
+                alive = _response(s).startswith(b"HTTP/1.1 200")
             except OSError:
                 alive = False
         return status, dt, alive
