@@ -108,13 +108,12 @@ class TokenBucket:
         now = time.monotonic()
         with self._lock:
             tokens = self._level(client, now)
-            if tokens >= 1.0:
-                self._buckets[client] = (tokens - 1.0, now)
-                if len(self._buckets) > 10_000:
-                    self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
-                return 0.0
-            self._buckets[client] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+            allowed = tokens >= 1.0
+            self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
+            if len(self._buckets) > 10_000:  # forget clients idle long enough to be full again
+                idle = self.burst / self.rate
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < idle}
+            return 0.0 if allowed else (1.0 - tokens) / self.rate
 
     def wait(self, client: str) -> float:
         """Seconds before ``take`` would succeed (0: now), without taking anything."""
