@@ -1,8 +1,9 @@
-"""The HTTP server: JSON API (FastAPI, OpenAPI at /openapi.json), the web page, /metrics, MCP at /mcp.
+"""The HTTP server: JSON API (FastAPI, schema at /openapi.json; no /docs page, which would load Swagger from a
+CDN), the web page, /metrics, MCP at /mcp.
 
-Safe by default: bound to 127.0.0.1, where requests must name a loopback Host (a DNS-rebinding page cannot
-read the index); any other address needs a bearer token (refused otherwise). Request bodies are capped and
-each client gets a token bucket (requests/s with a burst). The page itself holds no
+Safe by default: bound to 127.0.0.1; any other address needs a bearer token (refused otherwise). Every request
+first goes through ``guard.Guard`` (Host check against DNS rebinding, token and failed-login limit, JSON-only
+POST with an Origin check, body cap, per-client rate limit, security headers). The page itself holds no
 data, so it is served without the token; it asks for one when the API answers 401.
 """
 
