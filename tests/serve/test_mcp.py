@@ -203,3 +203,25 @@ def test_streamable_http(service):
 
         anyio.run(go)
     assert "via=\"mcp\"" in service.prometheus()
+
+
+def test_streamable_http_audit_names_the_client(docs_index: Path, tmp_path: Path):
+    from mcp import Client
+
+    from pisteur.serve.audit import AuditLog, records
+    from pisteur.serve.http_api import create_app
+    from pisteur.serve.service import Service
+
+    log = tmp_path / "audit.jsonl"
+    svc = Service(docs_index, audit=AuditLog(log))
+    port = _free_port()
+    with UvicornThread(create_app(svc, web=False), port):
+        async def go():
+            async with Client(f"http://127.0.0.1:{port}/mcp") as c:
+                r = _structured(await c.call_tool("search", {"query": "farine de seigle", "k": 2}))
+                await c.call_tool("read", {"id": r["hits"][0]["id"]})
+
+        anyio.run(go)
+    recs = list(records(log))
+    assert [(r["event"], r["via"]) for r in recs] == [("search", "mcp"), ("read", "mcp")]
+    assert all(r.get("client") == "127.0.0.1" for r in recs), recs

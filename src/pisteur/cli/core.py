@@ -147,11 +147,20 @@ def search(
     engine: EngineOpt = None,
     uri: UriOpt = None,
     as_json: JsonOpt = False,
+    audit: Annotated[Path | None, typer.Option("--audit", envvar="PISTEUR_AUDIT", show_default=False,
+                                               help="Record this search in this audit log.")] = None,
 ) -> None:
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
     from pisteur.embed import EmbedderError, embedder_for_manifest
     from pisteur.retrieve.pipeline import search as run_search
+    from pisteur.serve.audit import AuditError, from_setting
+    from pisteur.serve.limits import check_query
     from pisteur.store import Filters, open_store
+
+    try:
+        check_query(query)
+    except ValueError as exc:
+        _fail(str(exc))
 
     idir = _index_dir(index_dir)
     try:
@@ -181,6 +190,12 @@ def search(
     try:
         result = run_search(store, embedder, query, k=k, filters=filters, **options)
     except ValueError as exc:  # a bad option value, or a dictionary that cannot be read
+        _fail(str(exc))
+    try:
+        if (log := from_setting(audit)) is not None:
+            log.search("cli", query, k, {"kind": kind, "project": project, "session": session, "source": source,
+                                         "date_from": since, "date_to": until}, [h.id for h in result.hits])
+    except AuditError as exc:
         _fail(str(exc))
     if as_json:
         out = sys.stdout

@@ -20,6 +20,7 @@ from typing import Any
 
 from pisteur.serve.cache import DEFAULT_THRESHOLD, MemoEmbedder, SemanticCache, term_key
 from pisteur.serve.highlight import query_terms, spans
+from pisteur.serve.limits import check_query
 from pisteur.serve.metrics import Gauge, Metrics
 from pisteur.serve.models import IndexResponse, ReadResponse, SearchFilters, SearchResponse, StatusResponse
 from pisteur.serve.render import expansions_of, paginate, render_search
@@ -86,11 +87,13 @@ class Service:
         cache_threshold: float = DEFAULT_THRESHOLD,
         search_options: dict[str, Any] | None = None,
         index_options: dict[str, Any] | None = None,
+        audit: Any = None,
     ) -> None:
         from pisteur.config import default_index_dir
 
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
         self.model = model
+        self.audit = audit  # an AuditLog (serve/audit.py), or None: off
         self.search_options = dict(search_options or {})
         self._store: Any = None
         self._embedder: MemoEmbedder | None = MemoEmbedder(embedder) if embedder is not None else None
@@ -241,6 +244,7 @@ class Service:
     ) -> SearchResponse:
         from pisteur.store.base import Filters
 
+        check_query(query)  # before anything else: a huge query costs nothing
         t0, c0 = time.perf_counter(), time.thread_time()
         query = query.strip()
         if not query:
@@ -289,7 +293,14 @@ class Service:
         resp.timings_ms["cpu"] = round((time.thread_time() - c0) * 1000, 3)
         resp.took_ms = round(took * 1000, 3)
         self.metrics.observe_search(took, via=via, cached=cached)
+        if self.audit is not None:
+            self.audit.search(via, query, k, filters.model_dump(), [h.id for h in resp.hits])
         return resp
+
+    def audit_read(self, via: str, resp: ReadResponse) -> None:
+        """Record that a hit was opened (no-op when the audit log is off)."""
+        if self.audit is not None:
+            self.audit.read(via, resp.id, resp.source)
 
     # -- read ------------------------------------------------------------------------------------
     def read(self, id: int, before: int = 0, after: int = 0, page: int = 0, page_chars: int = 8000,
