@@ -36,8 +36,9 @@ def _engine(engine: str | None) -> str:
 
 def _fail(msg: str, code: int = 1) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {msg}", highlight=False)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -81,6 +82,12 @@ def index(
     from pisteur.store import manifest as mf
     from pisteur.store.lock import IndexLocked
 
+    from pisteur import validate
+
+    try:
+        validate.index_options(precision_=precision, ann_=ann, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    except ValueError as exc:
+        _fail(str(exc), 2)
     idir = _index_dir(index_dir)
     targets = paths or default_sources()
     for p in targets:
@@ -151,15 +158,20 @@ def search(
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
     from pisteur.embed import EmbedderError, embedder_for_manifest
     from pisteur.retrieve.pipeline import search as run_search
-    from pisteur.store import Filters, open_store
+    from pisteur import validate
+    from pisteur.store import open_store
 
+    try:
+        query, k = validate.query(query), validate.top_k(k)
+        filters = validate.filters(kinds_=kind, project=project, session=session, source=source, since=since,
+                                   until=until)
+    except ValueError as exc:
+        _fail(str(exc), 2)
     idir = _index_dir(index_dir)
     try:
         store = open_store(idir, engine=_engine(engine), uri=uri)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         _fail(str(exc))
-    filters = Filters(kinds=kind or None, project=project, session=session, source=source,
-                      date_from=since, date_to=until)
     options: dict[str, object] = {}
     if mode:
         options["mode"] = mode
