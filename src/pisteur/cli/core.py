@@ -75,14 +75,13 @@ def index(
     as_json: JsonOpt = False,
 ) -> None:
     """Index files and folders (incremental: only new, changed, grown or deleted files cost work)."""
+    from pisteur import validate
     from pisteur.chunk import ChunkerConfig
     from pisteur.cli.progress import IndexProgress
     from pisteur.embed import EmbedderError
     from pisteur.indexer import default_sources, index_paths
     from pisteur.store import manifest as mf
     from pisteur.store.lock import IndexLocked
-
-    from pisteur import validate
 
     try:
         validate.index_options(precision_=precision, ann_=ann, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
@@ -156,9 +155,9 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
+    from pisteur import validate
     from pisteur.embed import EmbedderError, embedder_for_manifest
     from pisteur.retrieve.pipeline import search as run_search
-    from pisteur import validate
     from pisteur.store import open_store
 
     try:
@@ -194,6 +193,9 @@ def search(
         result = run_search(store, embedder, query, k=k, filters=filters, **options)
     except ValueError as exc:  # a bad option value, or a dictionary that cannot be read
         _fail(str(exc))
+    from pisteur.context import add_titles
+
+    add_titles(store, result.hits)
     if as_json:
         out = sys.stdout
         for h in result.hits:

@@ -7,7 +7,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 
@@ -55,7 +57,14 @@ def _where(h: Any) -> str:
     return " · ".join(bits)
 
 
-def print_hits(query: str, result: Any, explain: bool = False) -> None:
+def _indented(text: str, style: str = "") -> Padding:
+    """Text wrapped under the hit (continuation lines keep the indent instead of restarting at column 0)."""
+    return Padding(Text(text, style=style), (0, 0, 0, 4))
+
+
+def print_hits(query: str, result: Any, explain: bool = False, verbose: bool = False) -> None:
+    """The hits, one header line (rank, score, kind, title, where) and an indented snippet each; the
+    timings line only with ``verbose`` or ``explain``."""
     hits = result.hits
     if explain and getattr(result, "expansions", None):
         console.print("[dim]expansions:[/]", escape(str(result.expansions)))
@@ -65,13 +74,15 @@ def print_hits(query: str, result: Any, explain: bool = False) -> None:
     for rank, h in enumerate(hits, 1):
         text = " ".join(h.text.split())
         snippet = text[:300] + ("…" if len(text) > 300 else "")
-        console.print(f"[bold cyan]{rank:>2}.[/] [green]{h.score:.3f}[/] [magenta]{h.kind}[/]  "
-                      f"[dim]{escape(_where(h))}[/]", highlight=False)
-        console.print(f"    {escape(snippet)}", highlight=False)
+        title = h.meta.get("title")
+        title_part = f"[bold]{escape(title)}[/] " if title else ""
+        console.print(f"[bold cyan]{rank:>2}.[/] [green]{h.score:.3f}[/] [magenta]{h.kind}[/] "
+                      f"[dim]#{h.id}[/]  {title_part}[dim]{escape(_where(h))}[/]", highlight=False)
+        console.print(_indented(snippet))
         if explain and h.explain:
-            console.print(f"    [dim]{escape(str(h.explain))}[/]", highlight=False)
+            console.print(_indented(str(h.explain), "dim"))
     timings = getattr(result, "timings", None)
-    if timings:
+    if timings and (verbose or explain):
         console.print("[dim]" + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in timings.items()) + "[/]")
 
 
