@@ -61,9 +61,11 @@ TEST_MODEL = "test-hash:x"
 def build_index(tmp_path: Path, files: Mapping[str, str | bytes] | Sequence[Path], *, model: str = TEST_MODEL,
                 name: str = "idx", chunker: Any = None, **options: Any) -> Path:
     """Write ``files`` (relative path -> text or bytes) under ``tmp_path/"src"``, or take existing paths,
-    index them with ``model`` (the hashing test model by default) and return the index directory.
+    index them into ``tmp_path/name`` with ``model`` (the hashing test model by default) and return the
+    index directory.
 
-    ``chunker`` is a ``ChunkerConfig``; other keyword options go to ``pisteur.indexer.index_paths``."""
+    ``chunker`` is a ``ChunkerConfig``; other keyword options (``embedder=``, ``vectors=``, ``rebuild=``...)
+    go to ``pisteur.indexer.index_paths``."""
     from pisteur.indexer import index_paths
 
     if isinstance(files, Mapping):
@@ -79,7 +81,9 @@ def build_index(tmp_path: Path, files: Mapping[str, str | bytes] | Sequence[Path
     else:
         paths = [Path(p) for p in files]
     index_dir = tmp_path / name
-    index_paths(index_dir, paths, model=model, chunker=chunker, **options)
+    if "embedder" not in options:  # an embedder instance, when given, is the model
+        options["model"] = model
+    index_paths(index_dir, paths, chunker=chunker, **options)
     return index_dir
 
 
