@@ -9,7 +9,7 @@ import pytest
 from helpers import build_index, session_record, tool_result, tool_use
 
 from pisteur.chunk import ChunkerConfig
-from pisteur.context import add_titles, context_hits, session_title, tool_call
+from pisteur.context import add_titles, context_hits, session_title, title_of, tool_call
 from pisteur.store import open_store
 
 LONG_REDIS = " ".join(f"Le cache redis numéro {i} expire trop tôt sur le serveur de recette." for i in range(12))
@@ -107,3 +107,10 @@ def test_documents_have_no_session_title_and_neighbours_are_chunks(tmp_path: Pat
     assert [h.id for h in got] == [d.id for d in docs[len(docs) // 2 - 2: len(docs) // 2 + 2]]
     assert session_title(store, mid) is None
     store.close()
+
+
+def test_titles_skip_markup_and_headings() -> None:
+    assert title_of("User: corrige le bug de migration\nmerci") == "corrige le bug de migration"
+    summary = "<analysis>\nLet me analyse.\n</analysis>\n<summary>\n1. Primary Request:\n   Fix the flaky test\n"
+    assert title_of(summary) == "Fix the flaky test"
+    assert title_of("## Plan de migration") == "Plan de migration"

@@ -11,6 +11,7 @@ turn are told apart from the next turn's here. In a document or a message export
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ SESSION_KINDS = frozenset({"exchange", "summary", "tool_result", "thinking"})
 TURN_KINDS = frozenset({"exchange", "summary"})
 MAX_SPAN = 1 << 14  # chunks fetched on each side at most (a session of ~16k chunks)
 TITLE_CHARS = 80
+_TAG = re.compile(r"</?[A-Za-z][\w-]*>")
 
 
 class ChunkReader(Protocol):
@@ -143,10 +145,15 @@ def tool_call(store: ChunkReader, hit: Hit) -> str | None:
     return label
 
 
-def _shorten(text: str, limit: int = TITLE_CHARS) -> str:
+def title_of(text: str, limit: int = TITLE_CHARS) -> str:
+    """One short line naming what a prompt or a summary is about."""
     for prefix in ("User: ", "Utilisateur : "):
         text = text.removeprefix(prefix)
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if "<summary>" in text:  # a compaction summary: its analysis preamble is not what the session was about
+        text = text.split("<summary>", 1)[1]
+    lines = (ln.strip().lstrip("#*> ").strip() for ln in text.splitlines())
+    # not a bare <analysis> tag, nor a heading such as "1. Primary Request and Intent:"
+    line = next((ln for ln in lines if ln and not _TAG.fullmatch(ln) and not ln.endswith(":")), "")
     line = " ".join(line.split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
@@ -164,8 +171,8 @@ def session_title(store: ChunkReader, hit: Hit) -> str | None:
     turns = sorted((h for h in first if h.kind in TURN_KINDS), key=_ord)
     for h in turns:
         if h.kind == "exchange" and h.text.startswith("User: "):
-            return _shorten(h.text) or None
-    return _shorten(turns[0].text) or None if turns else None
+            return title_of(h.text) or None
+    return title_of(turns[0].text) or None if turns else None
 
 
 def add_titles(store: ChunkReader, hits: Sequence[Any]) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -57,30 +56,36 @@ def _where(h: Any) -> str:
     return " · ".join(bits)
 
 
-def _indented(text: str, style: str = "") -> Padding:
-    """Text wrapped under the hit (continuation lines keep the indent instead of restarting at column 0)."""
-    return Padding(Text(text, style=style), (0, 0, 0, 4))
+def _hit_row(rank: int, h: Any) -> tuple[Text, Text]:
+    title = h.meta.get("title")
+    head = Text.assemble((f"{rank}.", "bold cyan"))
+    body = Text.assemble((f"{h.score:.3f}", "green"), " ", (h.kind, "magenta"), " ", (f"#{h.id}", "dim"), "  ")
+    if title:
+        body.append(title + " ", style="bold")
+    body.append(_where(h), style="dim")
+    return head, body
 
 
 def print_hits(query: str, result: Any, explain: bool = False, verbose: bool = False) -> None:
-    """The hits, one header line (rank, score, kind, title, where) and an indented snippet each; the
-    timings line only with ``verbose`` or ``explain``."""
+    """The hits: a header line (rank, score, kind, id for `pisteur read`, title, where) and a snippet each,
+    every wrapped line kept under the hit's column; the timings line only with ``verbose`` or ``explain``."""
     hits = result.hits
     if explain and getattr(result, "expansions", None):
         console.print("[dim]expansions:[/]", escape(str(result.expansions)))
     if not hits:
         console.print(f"no hit for [bold]{escape(query)}[/]")
         return
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", width=3, no_wrap=True)
+    grid.add_column()
     for rank, h in enumerate(hits, 1):
         text = " ".join(h.text.split())
-        snippet = text[:300] + ("…" if len(text) > 300 else "")
-        title = h.meta.get("title")
-        title_part = f"[bold]{escape(title)}[/] " if title else ""
-        console.print(f"[bold cyan]{rank:>2}.[/] [green]{h.score:.3f}[/] [magenta]{h.kind}[/] "
-                      f"[dim]#{h.id}[/]  {title_part}[dim]{escape(_where(h))}[/]", highlight=False)
-        console.print(_indented(snippet))
+        head, body = _hit_row(rank, h)
+        grid.add_row(head, body)
+        grid.add_row("", Text(text[:300] + ("…" if len(text) > 300 else "")))
         if explain and h.explain:
-            console.print(_indented(str(h.explain), "dim"))
+            grid.add_row("", Text(str(h.explain), style="dim"))
+    console.print(grid)
     timings = getattr(result, "timings", None)
     if timings and (verbose or explain):
         console.print("[dim]" + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in timings.items()) + "[/]")
