@@ -49,6 +49,6 @@ def test_relative_dates_are_accepted(tmp_path: Path) -> None:
     (docs / "a.txt").write_text("Le suspect a donné rendez-vous près de la gare.", encoding="utf-8")
     idx = str(tmp_path / "idx")
     assert runner.invoke(app, ["index", str(docs), "--index", idx, "--model", "test-hash:x", "-q"]).exit_code == 0
-    for since in ("hier", "7j", "2 weeks", "3 mois", "aujourd'hui"):
+    for since in ("hier", "2 weeks", "3 mois"):
         r = runner.invoke(app, ["search", "gare", "--since", since, "--index", idx, "--no-rerank", "--json"])
         assert r.exit_code == 0, r.output

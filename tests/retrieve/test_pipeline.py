@@ -154,6 +154,7 @@ REAL_DOCS = [
 ]
 
 
+@pytest.mark.slow  # more than ~5 s on a 2-core machine
 def test_default_pipeline_with_the_real_packaged_model(tmp_path, e5):
     """The real e5 model (6 short texts): the default pipeline and its offline rerank on stored vectors."""
     store = open_store(tmp_path / "real", readonly=False)
