@@ -114,3 +114,20 @@ def test_titles_skip_markup_and_headings() -> None:
     summary = "<analysis>\nLet me analyse.\n</analysis>\n<summary>\n1. Primary Request:\n   Fix the flaky test\n"
     assert title_of(summary) == "Fix the flaky test"
     assert title_of("## Plan de migration") == "Plan de migration"
+
+
+def test_service_hits_and_read_carry_the_title_and_whole_turns(tmp_path: Path) -> None:
+    """The shared service (HTTP, MCP, web page): hits are titled; `read` of a tool output has neighbours."""
+    from pisteur.serve.service import Service
+
+    idx = build_index(tmp_path, {"projects/-home-u-proj/s1.jsonl": _session()},
+                      chunker=ChunkerConfig(size=32, overlap=4))
+    svc = Service(idx, cache=False)
+    try:
+        resp = svc.search("quota postgres", 3, explain=False)
+        assert resp.hits and all(h.title and h.title.startswith("Premier sujet") for h in resp.hits)
+        out = next(h for h in svc.store().iter_chunks() if h.kind == "tool_result")
+        kinds = [p.kind for p in svc.read(out.id, before=1, after=1).passages]
+        assert kinds[0] == "exchange" and kinds[-1] == "exchange" and kinds.count("tool_result") == 1
+    finally:
+        svc.close()
