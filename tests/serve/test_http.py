@@ -150,6 +150,7 @@ def test_request_size_limit(service):
         assert ok.status_code == 200
 
 
+@pytest.mark.slow  # more than ~5 s on a 2-core machine
 def test_serve_cli_subprocess(docs_index):
     """`pisteur serve` as users start it: page, API and MCP endpoint answer on the chosen port."""
     import os

@@ -65,6 +65,7 @@ def test_merge_config_creates_file(tmp_path: Path):
 
 
 def test_serve_refuses_public_bind_without_token():
+    pytest.importorskip("fastapi", reason="`pisteur serve` needs the serve extra")
     from pisteur.cli import app
 
     res = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--no-live"], env={"PISTEUR_TOKEN": ""})

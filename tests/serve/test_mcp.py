@@ -87,6 +87,7 @@ def _server_cmd(index: Path) -> list[str]:
     return [sys.executable, "-c", code, "mcp", "--index", str(index), "--no-live"]
 
 
+@pytest.mark.slow  # more than ~5 s on a 2-core machine
 def test_stdio_stdout_is_protocol_only(noisy_index: Path):
     """A full initialize + tools/call over a real subprocess: every stdout line is JSON-RPC, even though
     the model prints to stdout and writes to fd 1 on load and on each query."""

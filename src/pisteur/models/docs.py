@@ -7,7 +7,7 @@ from importlib import resources
 
 from pisteur.models.catalog import PRECISIONS, ModelInfo, load_catalog
 from pisteur.models.hardware import GPU, Hardware
-from pisteur.models.recommend import recommend
+from pisteur.models.recommend import RUNTIMES, recommend
 from pisteur.models.setup import render, setup_commands
 
 PROFILES = [
@@ -125,7 +125,7 @@ def generate() -> str:
         "",
     ]
     for title, hw, profile in PROFILES:
-        recs = recommend(hw, profile=profile, top=3)
+        recs = recommend(hw, profile=profile, top=3, runtimes=set(RUNTIMES))  # every runtime installed
         parts += [f"### {title}", ""]
         parts += [f"{i}. **{r.model.name}** — `--model {r.spec}` — {r.reason}" for i, r in enumerate(recs, 1)]
         if recs:

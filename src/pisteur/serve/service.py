@@ -51,24 +51,6 @@ def stdout_to_stderr() -> Iterator[None]:
         yield
 
 
-SESSION_KINDS = {"exchange", "summary", "tool_result", "thinking"}
-TURN_KINDS = {"exchange", "summary"}
-
-
-def neighbouring_turns(hit: Any, window: list[Any], before: int, after: int) -> list[Any]:
-    """The hit and up to ``before``/``after`` neighbours of the same source. In a session, neighbours are
-    conversation turns (exchanges, summaries), not the thinking/tool-output chunks between them; in a
-    document or an export, the neighbouring chunks of the hit's kind."""
-    allowed = TURN_KINDS if hit.kind in SESSION_KINDS else {hit.kind}
-    order = sorted(window, key=lambda h: (h.meta.get("ord", 0), h.id))
-    pos = next((i for i, h in enumerate(order) if h.id == hit.id), None)
-    if pos is None:
-        return [hit]
-    prev = [h for h in order[:pos] if h.kind in allowed][-before:] if before else []
-    nxt = [h for h in order[pos + 1:] if h.kind in allowed][:after]
-    return [*prev, hit, *nxt]
-
-
 def _opt_key(options: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(sorted((k, repr(v)) for k, v in options.items()))
 
@@ -278,8 +260,11 @@ class Service:
 
                 f = Filters(kinds=filters.kind or None, project=filters.project, session=filters.session,
                             source=filters.source, date_from=filters.date_from, date_to=filters.date_to)
+                from pisteur.context import add_titles
+
                 with self._lock, stdout_to_stderr():
                     result = pipeline_search(store, emb, query, k=k, filters=f, **opts)
+                    add_titles(store, result.hits)
                 self.cache.put(query, key, qvec, result, terms)
         t_render = time.perf_counter()
         resp = render_search(query, k, result, gen, cached != "miss", explain)
@@ -307,14 +292,14 @@ class Service:
              q: str | None = None) -> ReadResponse:
         before, after = max(0, min(int(before), 50)), max(0, min(int(after), 50))
         page_chars = max(200, min(int(page_chars), 100_000))
+        from pisteur.context import context_hits
+
         store = self.store()
         with self._lock:
             store.refresh()
-            target = store.get([int(id)])
-            window = store.neighbours(int(id), 4 * before, 4 * after) if (before or after) and target else []
-        if not target:
+            hits = context_hits(store, int(id), before, after)
+        if not hits:
             raise NotFound(f"no chunk with id {id} (the index may have changed: search again)")
-        hits = neighbouring_turns(target[0], window, before, after)
         pages = paginate(hits, int(id), page_chars)
         if q:
             terms = query_terms(q, expansions_of(q))
