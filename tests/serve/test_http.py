@@ -210,3 +210,12 @@ def test_serve_cli_subprocess(docs_index):
         if proc.poll() is None:
             proc.terminate()
             proc.wait(20)
+
+
+def test_bad_filters_get_the_command_line_s_one_line_answer(client):
+    bad_kind = client.get("/api/search", params={"q": "gare", "kind": "foo"})
+    assert bad_kind.status_code in (400, 422) and "is not a kind" in bad_kind.text
+    bad_date = client.get("/api/search", params={"q": "gare", "date_from": "2025-13-45"})
+    assert bad_date.status_code in (400, 422) and "date_from" in bad_date.text
+    assert client.get("/api/search", params={"q": "gare", "date_from": "hier"}).status_code == 200
+    assert client.get("/api/search", params={"q": "gare", "k": 0}).status_code in (400, 422)

@@ -224,17 +224,19 @@ class Service:
         explain: bool = True,
         **options: Any,
     ) -> SearchResponse:
-        from pisteur.store.base import Filters
+        from pisteur import validate
 
         check_query(query)  # before anything else: a huge query costs nothing
         t0, c0 = time.perf_counter(), time.thread_time()
-        query = query.strip()
-        if not query:
-            raise ValueError("empty query")
-        k = max(1, min(int(k), 100))
+        query, k = validate.query(query), validate.top_k(k, name="k", maximum=100)
         filters = filters or SearchFilters()
+        # the same checks as the command line ("hier" resolved before the cache key is made)
+        f = validate.filters(kinds_=filters.kind, project=filters.project, session=filters.session,
+                             source=filters.source, since=filters.date_from, until=filters.date_to,
+                             names=("kind", "date_from", "date_to"))
         opts = {**self.search_options, **options}
-        key = (k, filters.key(), _opt_key(opts))
+        key = (k, (f.project, f.session, f.source, f.date_from, f.date_to, tuple(sorted(f.kinds or ()))),
+               _opt_key(opts))
         store = self.store()
         with self._lock:
             store.refresh()
@@ -256,11 +258,8 @@ class Service:
             if near is not None:
                 result, cached = near[0], "near"
             else:
-                from pisteur.retrieve.pipeline import search as pipeline_search
-
-                f = Filters(kinds=filters.kind or None, project=filters.project, session=filters.session,
-                            source=filters.source, date_from=filters.date_from, date_to=filters.date_to)
                 from pisteur.context import add_titles
+                from pisteur.retrieve.pipeline import search as pipeline_search
 
                 with self._lock, stdout_to_stderr():
                     result = pipeline_search(store, emb, query, k=k, filters=f, **opts)
