@@ -103,3 +103,23 @@ class VectorIndex(Protocol):
     def reconstruct(self, ids: np.ndarray) -> np.ndarray: ...
 
     def __len__(self) -> int: ...
+
+
+# -- dense state of a chunk (schema 2) -----------------------------------------------------------------
+DENSE_PENDING, DENSE_DONE, DENSE_FAILED = 0, 1, 2
+
+# Dense-pass order by kind: what people search for first (conversation turns, summaries, documents,
+# messages) before the assistant's thinking, and tool outputs last (86-89 % of a session's chunks).
+_PRIORITY = {"exchange": 0, "summary": 0, "document": 0, "message": 0, "thinking": 1, "tool_result": 2}
+
+
+def dense_priority(kind: str) -> int:
+    return _PRIORITY.get(kind, 1)
+
+
+def text_hash(text: str) -> str:
+    """Content hash of a chunk's text (identical texts share one vector; unchanged ones are never
+    re-embedded). ``surrogatepass``: a lone surrogate from a cut emoji must hash, not raise."""
+    import hashlib
+
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

@@ -30,7 +30,13 @@ CREATE TABLE IF NOT EXISTS chunks (
   line_end INTEGER,
   byte_start INTEGER,
   byte_end INTEGER,
-  tokens INTEGER NOT NULL DEFAULT 0
+  tokens INTEGER NOT NULL DEFAULT 0,
+  -- content hash of the text: identical texts share one embedding, unchanged texts are never re-embedded
+  text_hash TEXT,
+  -- 0: lexical only, waiting for its vector; 1: has a vector; 2: the embedder failed on it (lexical only)
+  dense INTEGER NOT NULL DEFAULT 0,
+  -- dense-pass order: lower first (conversation turns and documents before thinking and tool outputs)
+  prio INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source_id, ord);
 CREATE INDEX IF NOT EXISTS chunks_session ON chunks(session_id);
@@ -41,3 +47,5 @@ CREATE INDEX IF NOT EXISTS chunks_ts ON chunks(ts_first);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
   terms, tokenize = "unicode61 remove_diacritics 0 tokenchars '_-./:#@'"
 );
+-- Indexes over the columns added in schema 2 are created by the store after migrating an older index
+-- (store/migrate.py), since CREATE INDEX on a missing column would fail here.
