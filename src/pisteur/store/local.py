@@ -89,6 +89,7 @@ class LocalStore:
         self._manifest = mf.read(self.dir) or {}
         self._gen = -1
         self._vec: VectorIndex | None = None
+        self._coverage: tuple[int, float] | None = None
         self.refresh()
 
     def _open_schema(self) -> None:
@@ -260,10 +261,16 @@ class LocalStore:
                 "failed": rows.get(DENSE_FAILED, 0)}
 
     def dense_coverage(self, counts: dict[str, int] | None = None) -> float:
-        """Share of chunks that dense search can find (1.0 when every chunk has its vector)."""
+        """Share of chunks that dense search can find (1.0 when every chunk has its vector); cached per
+        committed generation (searches ask for it every time)."""
+        gen = self._gen
+        if counts is None and self._coverage is not None and self._coverage[0] == gen:
+            return self._coverage[1]
         c = counts or self.dense_counts()
         total = c["dense"] + c["pending"] + c["failed"]
-        return round(c["dense"] / total, 4) if total else 1.0
+        value = round(c["dense"] / total, 4) if total else 1.0
+        self._coverage = (gen, value)
+        return value
 
     def close(self) -> None:
         self.con.close()
