@@ -79,11 +79,12 @@ class LocalStore:
         if readonly and not (self.dir / DB).exists():
             raise FileNotFoundError(f"no pisteur index at {self.dir} (create one with `pisteur index`)")
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.con = _connect(self.dir / DB)
         try:
+            self.con = _connect(self.dir / DB)
             self._open_schema()
         except sqlite3.DatabaseError as exc:
-            self.con.close()
+            if hasattr(self, "con"):
+                self.con.close()
             raise CorruptIndex(f"{self.dir / DB} is empty or corrupt, not a pisteur index ({exc}); "
                                "re-index with --rebuild") from None
         self._manifest = mf.read(self.dir) or {}

@@ -15,6 +15,10 @@ CREATE TABLE IF NOT EXISTS sources (
   indexed_at TEXT NOT NULL
 );
 -- AUTOINCREMENT: chunk ids are never reused, so the vector layer can key on them safely.
+-- text_hash: content hash of the text (identical texts share one vector, unchanged texts are never
+-- re-embedded). dense: 0 lexical only, waiting for its vector; 1 has a vector; 2 the embedder failed on
+-- it (lexical only). prio: dense-pass order, lower first (conversation turns and documents before
+-- thinking and tool outputs). Comments stay outside CREATE TABLE: SQLite keeps its text verbatim.
 CREATE TABLE IF NOT EXISTS chunks (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   source_id INTEGER NOT NULL REFERENCES sources(id),
@@ -31,11 +35,8 @@ CREATE TABLE IF NOT EXISTS chunks (
   byte_start INTEGER,
   byte_end INTEGER,
   tokens INTEGER NOT NULL DEFAULT 0,
-  -- content hash of the text: identical texts share one embedding, unchanged texts are never re-embedded
   text_hash TEXT,
-  -- 0: lexical only, waiting for its vector; 1: has a vector; 2: the embedder failed on it (lexical only)
   dense INTEGER NOT NULL DEFAULT 0,
-  -- dense-pass order: lower first (conversation turns and documents before thinking and tool outputs)
   prio INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source_id, ord);
