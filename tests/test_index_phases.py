@@ -190,3 +190,39 @@ def test_long_file_commits_inside_and_a_killed_run_resumes_without_duplicates(tm
     assert a.con.execute(rows).fetchall() == b.con.execute(rows).fetchall()
     assert a.sources()[str(root / "long.jsonl")].status == "ok"
     assert len(a.vector_index) == a.stats()["chunks"]
+
+
+def test_progress_has_real_totals_and_no_empty_bars_on_an_unchanged_run(tmp_path, sessions):
+    from pisteur.cli.progress import IndexProgress
+
+    events: list[tuple[str, dict]] = []
+    prog = IndexProgress(enabled=True)
+    with prog:
+        def spy(event: str, **info: object) -> None:
+            events.append((event, info))
+            prog(event, **info)
+
+        rep = index_paths(tmp_path / "idx", [sessions], embedder=HashEmbedder(), progress=spy)
+        tasks = {t.description: t for t in prog._progress.tasks}
+    size = sum(p.stat().st_size for p in sessions.rglob("*.jsonl"))
+    assert tasks["searchable"].total == size and tasks["searchable"].completed == size
+    assert tasks["dense"].total == rep.chunks_stored == tasks["dense"].completed
+    names = [e for e, _ in events]
+    assert names.index("searchable") < names.index("dense_start")
+    prog2 = IndexProgress(enabled=True)
+    with prog2:
+        index_paths(tmp_path / "idx", [sessions], embedder=HashEmbedder(), progress=prog2)
+        assert prog2._progress.tasks == []
+
+
+def test_dry_run_counts_chunks_and_writes_nothing(tmp_path, sessions):
+    from pisteur.index.dryrun import dry_run
+
+    idx = tmp_path / "idx"
+    est = dry_run(idx, [sessions], model="test-hash:x")
+    assert not idx.exists()
+    rep = index_paths(idx, [sessions], model="test-hash:x")
+    assert est.files == 2 and est.chunks == rep.chunks_stored and est.distinct_texts <= est.chunks
+    assert est.chunks_per_second and est.dense_seconds is not None and est.sample_chunks > 0
+    again = dry_run(idx, [sessions])
+    assert again.files == 0 and again.unchanged == 2 and again.chunks == 0
