@@ -7,8 +7,8 @@ steps with another checkout's ``src`` (e.g. ``git worktree add /tmp/old main``),
     python bench/index_speed.py SESSIONS_DIR --model e5-small --model use-m3 [--old-src /tmp/old/src]
         [--dense-seconds 600] [--out bench/results/index_speed.json]
 
-``--dense-seconds`` caps the dense phase of the new code path (the time to full dense is then
-extrapolated from the measured rate and marked ``"estimated": true``).
+``--dense-seconds`` caps the dense phase of the new code path and the whole old run (the time to full
+dense is then extrapolated from the measured rate and marked ``"estimated": true``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def child(args: argparse.Namespace) -> None:
     kw = {"dense_seconds": args.dense_seconds} if args.dense_seconds and args.new else {}
     rep = index_paths(Path(args.index), [Path(args.data)], model=args.model, progress=progress, **kw)
     out = {"first": rep.to_json(), "events": events}
-    if args.append:
+    if args.append and rep.dense_pending == 0:  # (a capped dense pass would resume here: not an append cost)
         session = max(Path(args.data).rglob("*.jsonl"), key=lambda p: p.stat().st_size)
         _append_exchange(session)
         t1 = time.perf_counter()
@@ -81,7 +81,11 @@ def measure(data: Path, model: str, src: Path, new: bool, dense_seconds: float |
             cmd += ["--dense-seconds", str(dense_seconds)]
         env = {**os.environ, "PYTHONPATH": str(src)}
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                  timeout=None if new or not dense_seconds else dense_seconds)
+        except subprocess.TimeoutExpired:  # the old path, capped: its rate from what it committed
+            return {"capped_s": dense_seconds, "committed": _committed(work / "idx")}
         wall = time.perf_counter() - t0
         line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode or not line:
@@ -92,15 +96,31 @@ def measure(data: Path, model: str, src: Path, new: bool, dense_seconds: float |
         shutil.rmtree(work, ignore_errors=True)
 
 
-def summarise(res: dict[str, object], new: bool) -> dict[str, object]:
+def _committed(idx: Path) -> int:
+    import sqlite3
+
+    con = sqlite3.connect(idx / "index.sqlite")
+    try:
+        return int(con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+    finally:
+        con.close()
+
+
+def summarise(res: dict[str, object], new: bool, total_chunks: int | None = None) -> dict[str, object]:
     if "error" in res:
         return res
+    if "capped_s" in res:  # the old path did not finish within the cap: extrapolate from its rate
+        rate = int(res["committed"]) / float(res["capped_s"])  # type: ignore[arg-type]
+        full = round(total_chunks / rate, 1) if rate and total_chunks else None
+        return {"capped_s": res["capped_s"], "chunks_committed": res["committed"], "chunks_per_s": round(rate, 2),
+                "seconds_searchable": full, "seconds_full_dense": full, "estimated": True}
     first = res["first"]  # type: ignore[index]
     total = first["seconds"]
     chunks = first.get("chunks_stored") or first.get("chunks_embedded")
     out = {"chunks": chunks, "seconds_total": total, "peak_rss_mb": res["peak_rss_mb"],
            "append": {k: res["append"].get(k) for k in ("seconds", "chunks_embedded", "chunks_reused",  # type: ignore[union-attr]
-                                                          "chunks_stored") if k in res["append"]}}  # type: ignore[operator]
+                                                          "chunks_stored") if k in res["append"]}  # type: ignore[operator]
+           if "append" in res else None}
     if not new:  # before: per-file commits, every chunk searchable only at the end
         out.update(seconds_searchable=total, seconds_full_dense=total,
                    chunks_per_s=round(first["chunks_embedded"] / total, 2))
@@ -138,7 +158,9 @@ def main() -> None:
     for model in args.model or ["e5-small"]:
         results[model] = {"after": summarise(measure(args.data, model, new_src, True, args.dense_seconds), True)}
         if args.old_src:
-            results[model]["before"] = summarise(measure(args.data, model, args.old_src, False, None), False)  # type: ignore[index]
+            chunks = results[model]["after"].get("chunks")  # type: ignore[union-attr]
+            old = measure(args.data, model, args.old_src, False, args.dense_seconds)
+            results[model]["before"] = summarise(old, False, chunks)  # type: ignore[index]
         print(json.dumps({model: results[model]}, indent=1), flush=True)
     doc = {"command": " ".join(["python", "bench/index_speed.py", *sys.argv[1:]]),
            "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.platform()}",

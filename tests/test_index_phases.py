@@ -226,3 +226,17 @@ def test_dry_run_counts_chunks_and_writes_nothing(tmp_path, sessions):
     assert est.chunks_per_second and est.dense_seconds is not None and est.sample_chunks > 0
     again = dry_run(idx, [sessions])
     assert again.files == 0 and again.unchanged == 2 and again.chunks == 0
+
+
+def test_search_says_how_much_dense_covers(tmp_path, sessions):
+    from pisteur.retrieve.pipeline import search
+
+    idx = tmp_path / "idx"
+    emb = HashEmbedder()
+    index_paths(idx, [sessions], embedder=emb, lexical_only=True)
+    res = search(open_store(idx), emb, "migration de la base", k=5)
+    assert res.hits and res.options["dense_coverage"] == 0.0
+    assert all(h.explain["dense_coverage"] == 0.0 for h in res.hits)
+    index_paths(idx, [sessions], embedder=emb)
+    res = search(open_store(idx), emb, "migration de la base", k=5)
+    assert res.options["dense_coverage"] == 1.0 and all("dense_coverage" not in h.explain for h in res.hits)

@@ -3,7 +3,7 @@
 Claude Code sessions repeat tool outputs verbatim (the same file read in four sessions): the first hit
 keeps its rank and lists where else the same text is (``meta["also_in"]``, ``explain["collapsed"]``).
 While the dense pass is still running, some chunks are found by their words only: the result says so
-(``options["dense_coverage"]``, 0-1).
+(``options["dense_coverage"]``, 0-1, and on each hit's ``explain`` while it is below 1).
 """
 
 from __future__ import annotations
@@ -38,5 +38,9 @@ def finish(store: Any, result: Any) -> Any:
     result.hits = collapse_identical(result.hits)
     coverage = getattr(store, "dense_coverage", None)
     if callable(coverage):
-        result.options["dense_coverage"] = coverage()
+        value = coverage()
+        result.options["dense_coverage"] = value
+        if value < 1.0:  # said on each hit too (``--json``, ``--explain``): some chunks have no vector yet
+            for h in result.hits:
+                h.explain = {**(h.explain or {}), "dense_coverage": value}
     return result
