@@ -1,6 +1,6 @@
 """Which chunks must be dense? Session-query quality with every chunk dense vs with tool outputs lexical only
 (the state of an index whose dense pass has done conversation turns, summaries and thinking but not yet
-tool outputs, which it does last).
+tool outputs, which it does last); and with identical hits collapsed or not.
 
     python bench/dense_policy.py SESSIONS_DIR QUERIES_DIR --index IDX [--model use-m3]
         [--out bench/results/dense_policy.json]
@@ -87,6 +87,12 @@ def main() -> None:
     built = round(time.perf_counter() - t0, 1)
     queries, qrels = load_queries(args.queries)
     results = {"all_dense": evaluate(args.index, queries, qrels)}
+    import pisteur.retrieve.pipeline as pipeline
+
+    keep = pipeline.finish
+    pipeline.finish = lambda store, result: result  # today's results: identical texts not collapsed
+    results["all_dense_not_collapsed"] = evaluate(args.index, queries, qrels)
+    pipeline.finish = keep
     variant = args.index.with_name(args.index.name + "-no-tool-vectors")
     without_tool_vectors(args.index, variant)
     results["tool_outputs_lexical_only"] = evaluate(variant, queries, qrels)

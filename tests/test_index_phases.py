@@ -240,3 +240,24 @@ def test_search_says_how_much_dense_covers(tmp_path, sessions):
     index_paths(idx, [sessions], embedder=emb)
     res = search(open_store(idx), emb, "migration de la base", k=5)
     assert res.options["dense_coverage"] == 1.0 and all("dense_coverage" not in h.explain for h in res.hits)
+
+
+@pytest.mark.parametrize("precision", ["int8", "binary"])
+def test_lexical_first_and_reuse_with_quantized_vectors(tmp_path, precision):
+    from pisteur.store.vectors_quant import config_for
+
+    root = tmp_path / "s"
+    root.mkdir()
+    same = "sortie identique de pytest : 12 passed, 0 failed, durée 3.2 s " * 2
+    for name in ("a", "b"):
+        write_session(root / f"{name}.jsonl", name, 2, tool_output=same)
+    idx = tmp_path / "idx"
+    cfg = config_for(precision, "flat")
+    index_paths(idx, [root], embedder=HashEmbedder(), vectors=cfg, lexical_only=True)
+    emb = RecordingEmbedder()
+    rep = index_paths(idx, [root], embedder=emb, vectors=cfg)
+    assert rep.dense_pending == 0 and sum(1 for t in emb.texts if "sortie identique" in t) == 1
+    store = open_store(idx)
+    assert len(store.vector_index) == store.stats()["chunks"]
+    q = emb.embed_queries(["réponse migrée"])[0]
+    assert store.dense_search(np.asarray(q), 3)

@@ -149,6 +149,8 @@ class StoreWriter:
         try:
             vecs = self.store.vector_index.reconstruct(np.asarray([ids_by_hash[h] for h in hashes], np.int64))
             return dict(zip(hashes, vecs, strict=True))
+        except NotImplementedError:  # a vector layer that cannot give vectors back: no reuse
+            return out
         except KeyError:
             for h in hashes:
                 try:
