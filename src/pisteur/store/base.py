@@ -50,11 +50,16 @@ class Filters:
 
 
 class Writer(Protocol):
+    """What every engine's writer does. The local engine also streams a source in batches
+    (``begin_source`` / ``add_chunks`` / ``end_source``, chunks without vectors allowed) and fills vectors
+    later (``pending_chunks`` / ``set_vectors``); Milvus embeds at write time through ``upsert_source``."""
+
     def upsert_source(
-        self, state: SourceState, chunks: Sequence[Chunk], vectors: np.ndarray, *, append: bool = False
+        self, state: SourceState, chunks: Sequence[Chunk], vectors: np.ndarray, *,
+        from_offset: int | None = None, reader_version: int = 0,
     ) -> None:
-        """Replace the chunks of ``state.path`` (or, with ``append``, drop those at or after
-        ``from_offset``... see LocalStore) and record the new state, atomically."""
+        """Replace the chunks of ``state.path`` (all, or those at/after ``from_offset``: an appended
+        session) and record the new state, atomically."""
         ...
 
     def delete_source(self, path: str) -> int: ...
