@@ -24,6 +24,7 @@ from pisteur.index.report import IndexReport
 from pisteur.store.local_writer import PendingChunk, StoreWriter
 
 DENSE_BATCH = 64
+WINDOW = 16
 OUTAGE = (EmbedderError, OSError, ConnectionError, TimeoutError)
 Notify = Callable[..., None]
 
@@ -99,10 +100,13 @@ def dense_phase(w: StoreWriter, embed: Callable[[list[str]], np.ndarray], report
     t0 = time.monotonic()
     commits = Committer(w)
     try:
+        window: list[PendingChunk] = []
         while opts.seconds is None or time.monotonic() - t0 < opts.seconds:
-            items = w.pending_chunks(opts.batch)
-            if not items:
-                break
+            if not window:  # one ordered query per WINDOW batches (sorting the pending set is not free)
+                window = w.pending_chunks(opts.batch * WINDOW)
+                if not window:
+                    break
+            items, window = window[: opts.batch], window[opts.batch :]
             _one_batch(w, embed, items, report)
             notify("dense", chunks=len(items))
             commits.maybe()
