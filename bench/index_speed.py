@@ -19,6 +19,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -65,6 +66,8 @@ def child(args: argparse.Namespace) -> None:
         rep2 = index_paths(Path(args.index), [Path(args.data)], model=args.model, **kw)
         out["append"] = {"seconds": round(time.perf_counter() - t1, 2), **rep2.to_json()}
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    # the packaged model may embed in worker processes (closed, hence waited for, by then)
+    out["peak_rss_workers_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     print("RESULT " + json.dumps(out))
 
 
@@ -81,15 +84,19 @@ def measure(data: Path, model: str, src: Path, new: bool, dense_seconds: float |
             cmd += ["--dense-seconds", str(dense_seconds)]
         env = {**os.environ, "PYTHONPATH": str(src)}
         t0 = time.perf_counter()
+        # its own session: a capped run is killed with the model's worker processes
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
         try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                                  timeout=None if new or not dense_seconds else dense_seconds)
+            stdout, stderr = proc.communicate(timeout=None if new or not dense_seconds else dense_seconds)
         except subprocess.TimeoutExpired:  # the old path, capped: its rate from what it committed
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
             return {"capped_s": dense_seconds, "committed": _committed(work / "idx")}
         wall = time.perf_counter() - t0
-        line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        line = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode or not line:
-            return {"error": proc.stderr[-2000:]}
+            return {"error": stderr[-2000:]}
         res = json.loads(line[0][7:])
         return {"wall_s": round(wall, 1), **res}
     finally:
@@ -118,6 +125,7 @@ def summarise(res: dict[str, object], new: bool, total_chunks: int | None = None
     total = first["seconds"]
     chunks = first.get("chunks_stored") or first.get("chunks_embedded")
     out = {"chunks": chunks, "seconds_total": total, "peak_rss_mb": res["peak_rss_mb"],
+           "peak_rss_workers_mb": res.get("peak_rss_workers_mb"),
            "append": {k: res["append"].get(k) for k in ("seconds", "chunks_embedded", "chunks_reused",  # type: ignore[union-attr]
                                                           "chunks_stored") if k in res["append"]}  # type: ignore[operator]
            if "append" in res else None}
