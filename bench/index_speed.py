@@ -59,7 +59,7 @@ def child(args: argparse.Namespace) -> None:
     kw = {"dense_seconds": args.dense_seconds} if args.dense_seconds and args.new else {}
     rep = index_paths(Path(args.index), [Path(args.data)], model=args.model, progress=progress, **kw)
     out = {"first": rep.to_json(), "events": events}
-    if args.append and rep.dense_pending == 0:  # (a capped dense pass would resume here: not an append cost)
+    if args.append and not getattr(rep, "dense_pending", 0):  # a capped dense pass would resume here
         session = max(Path(args.data).rglob("*.jsonl"), key=lambda p: p.stat().st_size)
         _append_exchange(session)
         t1 = time.perf_counter()
