@@ -261,3 +261,17 @@ def test_lexical_first_and_reuse_with_quantized_vectors(tmp_path, precision):
     assert len(store.vector_index) == store.stats()["chunks"]
     q = emb.embed_queries(["réponse migrée"])[0]
     assert store.dense_search(np.asarray(q), 3)
+
+
+def test_live_indexer_finishes_the_dense_pass_of_an_unchanged_corpus(tmp_path, sessions):
+    from pisteur.serve.live import LiveIndexer
+
+    idx = tmp_path / "idx"
+    index_paths(idx, [sessions], model="test-hash:x", lexical_only=True)
+    live = LiveIndexer(idx, [sessions], index_options={"dense_seconds": 0.0})
+    assert live.run_once()
+    assert live.state()["dense_pending"] > 0, "a zero budget leaves the vectors for the next pass"
+    live = LiveIndexer(idx, [sessions])
+    assert live.run_once()
+    assert live.state()["dense_pending"] == 0
+    assert open_store(idx).stats()["dense_coverage"] == 1.0
