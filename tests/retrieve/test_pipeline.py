@@ -33,8 +33,6 @@ def index(tmp_path):
         by_source.setdefault(src, []).append(Segment(text=text, kind=kind, meta={"project": src}))
     with store.writer() as w:
         w.set_manifest(wanted_manifest(emb, ChunkerConfig(), {"index": "flat", "precision": "float32"}, {}))
-        store._vec = None
-        store.refresh()
         for src, segs in by_source.items():
             chunks = chunk_segments(segs, ChunkerConfig(), emb.count_tokens)
             w.upsert_source(SourceState(path=f"/data/{src}", size=1, mtime_ns=1, fingerprint="f", reader="text"),
@@ -156,13 +154,12 @@ REAL_DOCS = [
 ]
 
 
+@pytest.mark.slow  # more than ~5 s on a 2-core machine
 def test_default_pipeline_with_the_real_packaged_model(tmp_path, e5):
     """The real e5 model (6 short texts): the default pipeline and its offline rerank on stored vectors."""
     store = open_store(tmp_path / "real", readonly=False)
     with store.writer() as w:
         w.set_manifest(wanted_manifest(e5, ChunkerConfig(), {"index": "flat", "precision": "float32"}, {}))
-        store._vec = None
-        store.refresh()
         for i, text in enumerate(REAL_DOCS):
             ch = chunk_segments([Segment(text=text, kind=KIND_DOCUMENT, meta={})], ChunkerConfig(), e5.count_tokens)
             w.upsert_source(SourceState(path=f"/d/{i}", size=1, mtime_ns=1, fingerprint="f", reader="text"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import HashEmbedder
+from helpers import HashEmbedder, build_index
 
 from pisteur.indexer import index_paths
 from pisteur.retrieve.analysis import analyze
@@ -41,8 +41,7 @@ def snapshot(store) -> dict[str, tuple]:
 @pytest.mark.parametrize("vectors", [None, {"index": "binary", "precision": "binary"}])
 def test_export_import_round_trip(tmp_path: Path, vectors: dict | None) -> None:
     emb = HashEmbedder(dims=64)
-    src = tmp_path / "idx"
-    index_paths(src, [corpus(tmp_path)], embedder=emb, vectors=vectors)
+    src = build_index(tmp_path, [corpus(tmp_path)], embedder=emb, vectors=vectors)
     info = export_index(src, tmp_path / "exp")
     assert info["chunks"] > 0
     lines = (tmp_path / "exp" / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
@@ -70,8 +69,7 @@ def test_export_import_round_trip(tmp_path: Path, vectors: dict | None) -> None:
 
 def test_migrate_local_to_local_changes_precision(tmp_path: Path) -> None:
     emb = HashEmbedder(dims=64)
-    src = tmp_path / "idx"
-    index_paths(src, [corpus(tmp_path)], embedder=emb)
+    src = build_index(tmp_path, [corpus(tmp_path)], embedder=emb)
     n = migrate(src, to="local", dest=tmp_path / "bin", vectors={"index": "binary", "precision": "binary"})
     dst = open_store(tmp_path / "bin")
     assert n == dst.stats()["chunks"] and dst.manifest()["vectors"]["precision"] == "binary"
@@ -85,8 +83,7 @@ def test_migrate_to_milvus_and_back(tmp_path: Path) -> None:
     from pisteur.store.transfer import iter_milvus, write_export
 
     emb = HashEmbedder(dims=64)
-    src = tmp_path / "idx"
-    index_paths(src, [corpus(tmp_path)], embedder=emb)
+    src = build_index(tmp_path, [corpus(tmp_path)], embedder=emb)
     uri = str(tmp_path / "m.db")
     n = migrate(src, to="milvus", uri=uri)
     mv = MilvusStore(uri, readonly=True)
@@ -107,8 +104,7 @@ def test_cli_export_import_migrate(tmp_path: Path) -> None:
 
     from pisteur.cli import app
 
-    src = tmp_path / "idx"
-    index_paths(src, [corpus(tmp_path)], embedder=HashEmbedder(dims=64))
+    src = build_index(tmp_path, [corpus(tmp_path)], embedder=HashEmbedder(dims=64))
     r = CliRunner().invoke(app, ["export", str(tmp_path / "exp"), "--index", str(src), "--json"])
     assert r.exit_code == 0, r.output
     n = json.loads(r.output)["chunks"]

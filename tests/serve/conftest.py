@@ -34,13 +34,11 @@ def write_session(path: Path, turns: list[tuple[str, str]], start: int = 0) -> N
 
 @pytest.fixture
 def docs_index(tmp_path: Path) -> Path:
-    from pisteur.indexer import index_paths
+    from helpers import build_index
 
     src = tmp_path / "docs"
     shutil.copytree(DOCS, src)
-    idx = tmp_path / "index"
-    index_paths(idx, [src], model=MODEL)
-    return idx
+    return build_index(tmp_path, [src], model=MODEL, name="index")
 
 
 @pytest.fixture

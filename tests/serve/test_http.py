@@ -37,7 +37,7 @@ def test_search_read_status_index_metrics(client):
     assert client.get("/api/search", params={"q": ""}).status_code == 422
     st = client.get("/api/status").json()
     assert st["ready"] and st["chunks"] == 4 and st["searches"] >= 2
-    ix = client.post("/api/index").json()
+    ix = client.post("/api/index", json={}).json()
     assert ix["started"] is False and "off" in ix["message"]
     m = client.get("/metrics")
     assert m.headers["content-type"].startswith("text/plain")
@@ -150,6 +150,7 @@ def test_request_size_limit(service):
         assert ok.status_code == 200
 
 
+@pytest.mark.slow  # more than ~5 s on a 2-core machine
 def test_serve_cli_subprocess(docs_index):
     """`pisteur serve` as users start it: page, API and MCP endpoint answer on the chosen port."""
     import os
@@ -188,6 +189,19 @@ def test_serve_cli_subprocess(docs_index):
         m = httpx.post(base + "/mcp", json=init,
                        headers={"accept": "application/json, text/event-stream"})
         assert m.status_code == 200 and "pisteur" in m.text
+        # hostile requests on the real server: a 10 MB query string, an id past SQLite's integers
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sk:
+            try:  # the server may refuse and close before the whole request line is sent
+                sk.sendall(b"GET /api/search?q=" + b"x" * (10 * 1024 * 1024) + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                answer = sk.recv(4096).split(b"\r\n", 1)[0]
+            except ConnectionError:
+                answer = b"reset"
+            assert answer in (b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 414 URI Too Long", b"reset"), answer
+        assert httpx.get(base + "/api/status").status_code == 200  # and it still serves
+        with httpx.Client(base_url=base) as c:  # one keep-alive connection
+            assert c.get("/api/read", params={"id": "99999999999999999999"}).status_code == 404
+            assert c.get("/api/status").status_code == 200
+            assert c.get("/docs").status_code == 404
     except Exception:
         proc.terminate()
         print(proc.communicate(timeout=20)[1].decode()[-3000:])
@@ -196,3 +210,12 @@ def test_serve_cli_subprocess(docs_index):
         if proc.poll() is None:
             proc.terminate()
             proc.wait(20)
+
+
+def test_bad_filters_get_the_command_line_s_one_line_answer(client):
+    bad_kind = client.get("/api/search", params={"q": "gare", "kind": "foo"})
+    assert bad_kind.status_code in (400, 422) and "is not a kind" in bad_kind.text
+    bad_date = client.get("/api/search", params={"q": "gare", "date_from": "2025-13-45"})
+    assert bad_date.status_code in (400, 422) and "date_from" in bad_date.text
+    assert client.get("/api/search", params={"q": "gare", "date_from": "hier"}).status_code == 200
+    assert client.get("/api/search", params={"q": "gare", "k": 0}).status_code in (400, 422)

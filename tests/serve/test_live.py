@@ -159,7 +159,7 @@ def test_searches_not_blocked_while_indexing(tmp_path: Path, docs_index: Path):
         r = svc.search("recette du pain", 3)
         assert r.hits and time.monotonic() - t0 < 5
         st = svc.status()
-        assert st.live["running"] and st.live["files_total"] == 1
+        assert st.live["running"] and st.live["files_total"] == 1 and st.live["phase"] == "indexing"
         assert "pisteur_indexing_in_progress 1" in svc.prometheus()
     finally:
         release.set()
@@ -173,11 +173,26 @@ def test_index_locked_waits_for_next_tick(tmp_path: Path, docs_index: Path, busy
     from pisteur.store.lock import WriterLock
 
     li = LiveIndexer(docs_index, [tmp_path / "docs"], model=MODEL)
+    assert li.state()["phase"] == "pending"  # no pass yet: the page must not say "up to date"
     with WriterLock(docs_index):
         assert li.run_once() is False
         assert li.state()["waiting_for_lock"] is busy
+        assert li.state()["phase"] == "waiting_for_lock"
     assert li.run_once() is True
+    assert li.state()["phase"] == "up_to_date"
     li.stop()
+
+
+def test_web_page_shows_the_phase_not_up_to_date():
+    from importlib import resources
+
+    js = resources.files("pisteur.serve").joinpath("web").joinpath("app.js").read_text(encoding="utf-8")
+    status = js[js.index("async function refreshStatus"):]
+    status = status[:status.index("\n}\n")]
+    # "à jour" only in the up_to_date branch; the waiting and pending phases have their own words
+    assert 'phase === "up_to_date"' in status and status.count("à jour") == 1
+    assert status.index('phase === "up_to_date"') < status.index("à jour")
+    assert 'phase === "waiting_for_lock"' in status and 'phase === "pending"' in status
 
 
 def test_live_follows_an_index_rebuilt_with_another_model(tmp_path: Path):

@@ -87,6 +87,7 @@ def _server_cmd(index: Path) -> list[str]:
     return [sys.executable, "-c", code, "mcp", "--index", str(index), "--no-live"]
 
 
+@pytest.mark.slow  # more than ~5 s on a 2-core machine
 def test_stdio_stdout_is_protocol_only(noisy_index: Path):
     """A full initialize + tools/call over a real subprocess: every stdout line is JSON-RPC, even though
     the model prints to stdout and writes to fd 1 on load and on each query."""
@@ -203,3 +204,25 @@ def test_streamable_http(service):
 
         anyio.run(go)
     assert "via=\"mcp\"" in service.prometheus()
+
+
+def test_streamable_http_audit_names_the_client(docs_index: Path, tmp_path: Path):
+    from mcp import Client
+
+    from pisteur.serve.audit import AuditLog, records
+    from pisteur.serve.http_api import create_app
+    from pisteur.serve.service import Service
+
+    log = tmp_path / "audit.jsonl"
+    svc = Service(docs_index, audit=AuditLog(log))
+    port = _free_port()
+    with UvicornThread(create_app(svc, web=False), port):
+        async def go():
+            async with Client(f"http://127.0.0.1:{port}/mcp") as c:
+                r = _structured(await c.call_tool("search", {"query": "farine de seigle", "k": 2}))
+                await c.call_tool("read", {"id": r["hits"][0]["id"]})
+
+        anyio.run(go)
+    recs = list(records(log))
+    assert [(r["event"], r["via"]) for r in recs] == [("search", "mcp"), ("read", "mcp")]
+    assert all(r.get("client") == "127.0.0.1" for r in recs), recs

@@ -19,6 +19,8 @@ if not (CHROMIUM and DRIVER):
     pytest.skip("needs chromium and chromedriver (apt-get install chromium chromium-driver)",
                 allow_module_level=True)
 webdriver = pytest.importorskip("selenium.webdriver")
+pytest.importorskip("fastapi", reason="the web page is served by the serve extra (pip install 'pisteur[serve]')")
+pytest.importorskip("mcp", reason="the serve extra (pip install 'pisteur[serve]')")
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402

@@ -26,7 +26,6 @@ def _store(tmp_path) -> LocalStore:
     with s.writer() as w:
         w.set_manifest({"engine": "local", "model": {"spec": "test-hash:x", "dims": DIMS},
                         "vectors": {"index": "flat", "precision": "float32"}})
-    s._vec = None
     s.refresh()
     return s
 

@@ -7,6 +7,7 @@ import importlib
 import typer
 
 from pisteur.cli import core
+from pisteur.cli.helpfmt import tidy_metavars
 
 app = typer.Typer(
     name="pisteur",
@@ -23,8 +24,10 @@ core.register(app)
 for mod, attr, kind, name in (
     ("pisteur.cli.models", "app", "group", "models"),
     ("pisteur.cli.bench", "bench", "command", "bench"),
+    ("pisteur.cli.read", "read", "command", "read"),
     ("pisteur.cli.serve", "register", "register", None),
     ("pisteur.cli.scale", "register", "register", None),
+    ("pisteur.cli.audit", "app", "group", "audit"),
 ):
     try:
         m = importlib.import_module(mod)
@@ -41,6 +44,8 @@ for mod, attr, kind, name in (
         app.command(name=name)(obj)
     else:
         obj(app)
+
+tidy_metavars(app)
 
 
 def main() -> None:

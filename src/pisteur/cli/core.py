@@ -37,8 +37,9 @@ def _engine(engine: str | None) -> str:
 
 def _fail(msg: str, code: int = 1) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {msg}", highlight=False)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -84,6 +85,7 @@ def index(
 
     Every chunk is searchable by its words first; vectors follow (conversation turns before tool outputs,
     newest first). Interrupting keeps everything committed so far."""
+    from pisteur import validate
     from pisteur.chunk import ChunkerConfig
     from pisteur.cli.progress import IndexProgress
     from pisteur.embed import EmbedderError
@@ -91,6 +93,10 @@ def index(
     from pisteur.store import manifest as mf
     from pisteur.store.lock import IndexLocked
 
+    try:
+        validate.index_options(precision_=precision, ann_=ann, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    except ValueError as exc:
+        _fail(str(exc), 2)
     idir = _index_dir(index_dir)
     targets = paths or default_sources()
     for p in targets:
@@ -207,19 +213,29 @@ def search(
     engine: EngineOpt = None,
     uri: UriOpt = None,
     as_json: JsonOpt = False,
+    audit: Annotated[Path | None, typer.Option("--audit", envvar="PISTEUR_AUDIT", show_default=False,
+                                               help="Record this search in this audit log.")] = None,
 ) -> None:
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
+    from pisteur import validate
     from pisteur.embed import EmbedderError, embedder_for_manifest
     from pisteur.retrieve.pipeline import search as run_search
-    from pisteur.store import Filters, open_store
+    from pisteur.serve.audit import AuditError, from_setting
+    from pisteur.serve.limits import check_query
+    from pisteur.store import open_store
 
+    try:
+        check_query(query)
+        query, k = validate.query(query), validate.top_k(k)
+        filters = validate.filters(kinds_=kind, project=project, session=session, source=source, since=since,
+                                   until=until)
+    except ValueError as exc:
+        _fail(str(exc), 2)
     idir = _index_dir(index_dir)
     try:
         store = open_store(idir, engine=_engine(engine), uri=uri)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         _fail(str(exc))
-    filters = Filters(kinds=kind or None, project=project, session=session, source=source,
-                      date_from=since, date_to=until)
     options: dict[str, object] = {}
     if mode:
         options["mode"] = mode
@@ -242,6 +258,15 @@ def search(
         result = run_search(store, embedder, query, k=k, filters=filters, **options)
     except ValueError as exc:  # a bad option value, or a dictionary that cannot be read
         _fail(str(exc))
+    try:
+        if (log := from_setting(audit)) is not None:
+            log.search("cli", query, k, {"kind": kind, "project": project, "session": session, "source": source,
+                                         "date_from": since, "date_to": until}, [h.id for h in result.hits])
+    except AuditError as exc:
+        _fail(str(exc))
+    from pisteur.context import add_titles
+
+    add_titles(store, result.hits)
     if as_json:
         out = sys.stdout
         for h in result.hits:

@@ -62,7 +62,7 @@ def list_models(
     local: Annotated[bool, typer.Option("--local", help="Hide hosted APIs.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The catalogue: every model the seeds discuss, with memory by precision (computed) and scores (quoted)."""
+    """The catalogue: every model the surveys discuss, with memory by precision (computed) and scores (quoted)."""
     from rich.table import Table
 
     from pisteur.models.catalog import filter_models
@@ -131,8 +131,8 @@ def show(name: Annotated[str, typer.Argument(help="Catalogue id, name, Ollama ta
         t.add_row(f"memory {p}", f"{gb:g} GB", "computed")
     for s in m.scores:
         t.add_row(f"score: {s.metric}", s.value, s.source)
-    for text, src in m.seed_memory:
-        t.add_row("memory (seed)", text, src)
+    for text, src in m.survey_memory:
+        t.add_row("memory (survey)", text, src)
     for n in m.notes:
         t.add_row("note", n, "")
     _console().print(t)

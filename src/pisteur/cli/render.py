@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 
@@ -55,23 +56,38 @@ def _where(h: Any) -> str:
     return " · ".join(bits)
 
 
-def print_hits(query: str, result: Any, explain: bool = False) -> None:
+def _hit_row(rank: int, h: Any) -> tuple[Text, Text]:
+    title = h.meta.get("title")
+    head = Text.assemble((f"{rank}.", "bold cyan"))
+    body = Text.assemble((f"{h.score:.3f}", "green"), " ", (h.kind, "magenta"), " ", (f"#{h.id}", "dim"), "  ")
+    if title:
+        body.append(title + " ", style="bold")
+    body.append(_where(h), style="dim")
+    return head, body
+
+
+def print_hits(query: str, result: Any, explain: bool = False, verbose: bool = False) -> None:
+    """The hits: a header line (rank, score, kind, id for `pisteur read`, title, where) and a snippet each,
+    every wrapped line kept under the hit's column; the timings line only with ``verbose`` or ``explain``."""
     hits = result.hits
     if explain and getattr(result, "expansions", None):
         console.print("[dim]expansions:[/]", escape(str(result.expansions)))
     if not hits:
         console.print(f"no hit for [bold]{escape(query)}[/]")
         return
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", width=3, no_wrap=True)
+    grid.add_column()
     for rank, h in enumerate(hits, 1):
         text = " ".join(h.text.split())
-        snippet = text[:300] + ("…" if len(text) > 300 else "")
-        console.print(f"[bold cyan]{rank:>2}.[/] [green]{h.score:.3f}[/] [magenta]{h.kind}[/]  "
-                      f"[dim]{escape(_where(h))}[/]", highlight=False)
-        console.print(f"    {escape(snippet)}", highlight=False)
+        head, body = _hit_row(rank, h)
+        grid.add_row(head, body)
+        grid.add_row("", Text(text[:300] + ("…" if len(text) > 300 else "")))
         if explain and h.explain:
-            console.print(f"    [dim]{escape(str(h.explain))}[/]", highlight=False)
+            grid.add_row("", Text(str(h.explain), style="dim"))
+    console.print(grid)
     timings = getattr(result, "timings", None)
-    if timings:
+    if timings and (verbose or explain):
         console.print("[dim]" + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in timings.items()) + "[/]")
 
 

@@ -39,9 +39,15 @@ def export(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Export an index to a portable directory (JSONL + a .npy of float32 vectors)."""
-    from pisteur.store.transfer import export_index
+    from pisteur.cli.core import _fail
+    from pisteur.store.transfer import ExportTargetError, export_index
 
-    info = export_index(_index_dir(index_dir), out)
+    try:
+        info = export_index(_index_dir(index_dir), out)
+    except ExportTargetError as exc:
+        _fail(str(exc), 2)
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:
+        _fail(str(exc))
     _done({"out": str(out), "chunks": info["chunks"], "dims": info["dims"]}, as_json,
           f"exported {info['chunks']} chunks ({info['dims']}-d) to {out}")
 

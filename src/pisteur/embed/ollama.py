@@ -65,7 +65,7 @@ class OllamaEmbedder(HTTPEmbedderBase):
         self.info = find_for_spec("ollama", model)
         self.prompting = prompting_for(self.info, instruction, query_prefix, document_prefix)
         self.batch_size = max(1, batch_size)
-        # the context Ollama loads the model with: the model's, capped at 8192 (seed000's setting); an
+        # the context Ollama loads the model with: the model's, capped at 8192 (the sessions survey's setting); an
         # Ollama default of 2048 would silently truncate longer chunks
         self.num_ctx = num_ctx or (min(self.info.max_tokens, 8192) if self.info else None)
         self.keep_alive = keep_alive

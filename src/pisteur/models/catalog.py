@@ -1,8 +1,8 @@
 """Load the model catalogue (``catalog.toml``, data only) and answer questions about it.
 
 Memory by precision is computed here, not stored: weights (parameters x bytes per parameter of the GGUF
-type) plus a runtime overhead, the formula of seed002 (overhead 0.5-1 GB for small models, 1-2 GB for
-large ones). The seeds' own memory figures stay in the catalogue as ``seed_memory`` with their source.
+type) plus a runtime overhead, the formula of case-files survey (overhead 0.5-1 GB for small models, 1-2 GB for
+large ones). The surveys' own memory figures stay in the catalogue as ``survey_memory`` with their source.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ FP32 = 4.0  # sentence-transformers on a CPU runs float32
 
 
 def overhead_gb(params_b: float) -> float:
-    """Runtime overhead (context, buffers, CUDA/llama.cpp) in GB, by model size (seed002's ranges)."""
+    """Runtime overhead (context, buffers, CUDA/llama.cpp) in GB, by model size (the case-files survey's ranges)."""
     if params_b < 1.0:
         return 0.5
     if params_b < 5.0:
@@ -73,11 +73,11 @@ class ModelInfo:
     api: bool = False
     quality: float = 0.0
     code: bool = False
-    seed_facts: tuple[str, ...] = ()
+    survey_facts: tuple[str, ...] = ()
     card_facts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     scores: tuple[Score, ...] = ()
-    seed_memory: tuple[tuple[str, str], ...] = ()
+    survey_memory: tuple[tuple[str, str], ...] = ()
 
     @property
     def local(self) -> bool:
@@ -97,8 +97,8 @@ class ModelInfo:
         return self.mrl is not None and self.mrl[0] <= dims <= self.mrl[1]
 
     def provenance(self, fact: str) -> str:
-        if fact in self.seed_facts:
-            return "seeds"
+        if fact in self.survey_facts:
+            return "surveys"
         if fact in self.card_facts:
             return "model card"
         if fact == "memory":
@@ -121,7 +121,7 @@ class ModelInfo:
         d: dict[str, Any] = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["mrl"] = list(self.mrl) if self.mrl else None
         d["scores"] = [s.__dict__ for s in self.scores]
-        d["seed_memory"] = [{"text": t, "source": s} for t, s in self.seed_memory]
+        d["survey_memory"] = [{"text": t, "source": s} for t, s in self.survey_memory]
         d["memory_gb_computed"] = self.memory()
         d["default_spec"] = self.default_spec()
         for k, v in d.items():
@@ -134,8 +134,8 @@ def _model(raw: dict[str, Any]) -> ModelInfo:
     raw = dict(raw)
     raw["mrl"] = tuple(raw["mrl"]) if raw.get("mrl") else None
     raw["scores"] = tuple(Score(**s) for s in raw.get("scores", []))
-    raw["seed_memory"] = tuple((m["text"], m["source"]) for m in raw.get("seed_memory", []))
-    for key in ("languages", "backends", "seed_facts", "card_facts", "notes"):
+    raw["survey_memory"] = tuple((m["text"], m["source"]) for m in raw.get("survey_memory", []))
+    for key in ("languages", "backends", "survey_facts", "card_facts", "notes"):
         raw[key] = tuple(raw.get(key, ()))
     return ModelInfo(**raw)
 

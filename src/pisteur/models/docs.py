@@ -7,34 +7,34 @@ from importlib import resources
 
 from pisteur.models.catalog import PRECISIONS, ModelInfo, load_catalog
 from pisteur.models.hardware import GPU, Hardware
-from pisteur.models.recommend import recommend
+from pisteur.models.recommend import RUNTIMES, recommend
 from pisteur.models.setup import render, setup_commands
 
 PROFILES = [
     ("Laptop, 16 GB RAM, no GPU — Claude Code sessions", Hardware(16, 8, True, []), "mixed"),
-    ("Desktop, 32 GB RAM + 12 GB GPU (seed000's machine) — Claude Code sessions",
+    ("Desktop, 32 GB RAM + 12 GB GPU (the sessions survey's machine) — Claude Code sessions",
      Hardware(32, 8, True, [GPU("12 GB GPU", 12)]), "mixed"),
-    ("Server, 48 GB RAM, CPU only (seed002's machine) — French case files and SMS",
+    ("Server, 48 GB RAM, CPU only (the case-files survey's machine) — French case files and SMS",
      Hardware(48, 16, True, []), "french"),
     ("Workstation, 64 GB RAM + 24 GB GPU — French case files and SMS",
      Hardware(64, 16, True, [GPU("24 GB GPU", 24)]), "french"),
 ]
 
 TRADEOFFS = """\
-## How to choose (the seeds' trade-offs)
+## How to choose (the surveys' trade-offs)
 
 * **Search speed does not depend on the model.** pisteur stores every vector; a search embeds one query and
   reads vectors. A bigger model costs indexing time, memory and disk (N × dims × 4 bytes in float32), never
-  search latency (seed000: LEANN's `--no-recompute` is 68× faster to search than recomputing).
+  search latency (sessions survey: LEANN's `--no-recompute` is 68× faster to search than recomputing).
 * **Indexing time grows with the parameters**: Qwen3-Embedding-4B is ~3-5× slower per chunk than the 0.6B, the
-  8B ~6-10× (seed000). Indexing is incremental, so this is paid once per new chunk.
+  8B ~6-10× (sessions survey). Indexing is incremental, so this is paid once per new chunk.
 * **Keep GPU headroom.** On a 12 GB card the 4B in Q5_K_M (~3.5-4 GB) leaves ~8 GB for a local LLM; the 8B
-  (~7.5 GB) leaves ~4.5 GB (seed000). `pisteur models recommend` keeps half the VRAM free unless `--headroom`.
-* **On a CPU, large models are 10-50× slower** than on a GPU (seed002); quantised GGUF (Q8_0/Q5_K_M/Q4_K_M)
-  costs 1-5 % quality and cuts memory 2-4× (seed002).
+  (~7.5 GB) leaves ~4.5 GB (sessions survey). `pisteur models recommend` keeps half the VRAM free unless `--headroom`.
+* **On a CPU, large models are 10-50× slower** than on a GPU (case-files survey); quantised GGUF (Q8_0/Q5_K_M/Q4_K_M)
+  costs 1-5 % quality and cuts memory 2-4× (case-files survey).
 * **French only or multilingual?** Claude Code sessions mix French, English and code: French-only models
-  (Solon, sentence-camembert) and 512-token models were eliminated by seed000. For French case files and
-  SMS, Solon-embeddings-large is the open-source French champion (MTEB-French 0.7490, seed002), Qwen3-8B the
+  (Solon, sentence-camembert) and 512-token models were eliminated by sessions survey. For French case files and
+  SMS, Solon-embeddings-large is the open-source French champion (MTEB-French 0.7490, case-files survey), Qwen3-8B the
   best multilingual one; query expansion (rdv → rendez-vous) helps every model.
 * **Templates matter and fail silently.** Qwen3-Embedding pools the last token and needs `<|endoftext|>` at the
   end of every input; e5 needs `query: `/`passage: `, nomic `search_query: `/`search_document: `, Solon
@@ -45,9 +45,9 @@ TRADEOFFS = """\
   contain storage; other models refuse it.
 * **Licences**: Jina-v3 and NV-Embed-v2 are non-commercial (CC BY-NC 4.0).
 
-Also named by the seeds but not catalogued as embedding models: BGE-reranker-v2-m3 (a cross-encoder
+Also named by the surveys but not catalogued as embedding models: BGE-reranker-v2-m3 (a cross-encoder
 reranker), CamemBERTav2 (a base encoder to fine-tune), CamemBERT-bio and DrBERT (NER models), and
-Marsilia-Embeddings-FR-Base (finance; the seeds give no facts about it).
+Marsilia-Embeddings-FR-Base (finance; the surveys give no facts about it).
 """
 
 
@@ -88,11 +88,11 @@ def model_section(m: ModelInfo) -> str:
         facts.append(f"pooling: {m.pooling}, inputs end with `{m.eos}`")
     else:
         facts.append(f"pooling: {m.pooling}")
-    facts.append("facts from the seeds: " + (", ".join(m.seed_facts) or "none") + "; from the model card: "
+    facts.append("facts from the surveys: " + (", ".join(m.survey_facts) or "none") + "; from the model card: "
                  + (", ".join(m.card_facts) or "none"))
     out += [f"- {f}" for f in facts]
     out += [f"- score — {s.metric}: {s.value} ({s.source})" for s in m.scores]
-    out += [f"- memory as the seeds give it: {t} ({s})" for t, s in m.seed_memory]
+    out += [f"- memory as the surveys give it: {t} ({s})" for t, s in m.survey_memory]
     out += [f"- {n}" for n in m.notes]
     if m.default_spec():
         out.append(f"- `--model {m.default_spec()}`")
@@ -107,9 +107,12 @@ def generate() -> str:
         "_Generated from `src/pisteur/models/catalog.toml` by `python -m pisteur.models.docs > docs/MODELS.md`; "
         "edit the catalogue, not this page._",
         "",
-        "Scores are quoted from the seeds (French research notes behind pisteur, cited as seed000 and seed002) "
-        "and were not re-measured by pisteur. Memory columns are **computed** (parameters × bytes per weight "
-        "of the precision + 0.5–1.5 GB runtime overhead, seed002's formula); the seeds' own figures are listed "
+        "Scores are quoted from pisteur's two 2025 model surveys (the sessions survey: Claude Code sessions on a "
+        "12 GB GPU; the case-files survey: French forensic search on a 48 GB server), which compile them from the "
+        "MTEB leaderboard, MMTEB (Enevoldsen et al., 2025), MTEB-French (Ciancone et al., 2024), the Qwen3-Embedding "
+        "paper and the models' cards; pisteur did not re-measure them. Memory columns are **computed** (parameters × "
+        "bytes per weight of the precision + 0.5–1.5 GB runtime overhead, the case-files survey's formula); the "
+        "surveys' own figures are listed "
         "per model. See what your machine can run with `pisteur models recommend` (or plan another one with "
         "`--ram 48 --vram 12`).",
         "",
@@ -122,7 +125,7 @@ def generate() -> str:
         "",
     ]
     for title, hw, profile in PROFILES:
-        recs = recommend(hw, profile=profile, top=3)
+        recs = recommend(hw, profile=profile, top=3, runtimes=set(RUNTIMES))  # every runtime installed
         parts += [f"### {title}", ""]
         parts += [f"{i}. **{r.model.name}** — `--model {r.spec}` — {r.reason}" for i, r in enumerate(recs, 1)]
         if recs:

@@ -8,7 +8,7 @@ MODELS_DIR = "~/models"
 
 
 def num_ctx_for(m: ModelInfo) -> int:
-    """Context for an Ollama alias: the model's, capped at 8192 (seed000's setting for BGE-M3/Qwen3)."""
+    """Context for an Ollama alias: the model's, capped at 8192 (the sessions survey's setting for BGE-M3/Qwen3)."""
     return min(m.max_tokens, 8192)
 
 
@@ -76,7 +76,8 @@ def setup_commands(m: ModelInfo, backend: str | None = None, precision: str = "Q
     else:
         raise ValueError(f"no setup known for backend '{backend}'")
     if m.mrl and m.dims > 1024 and m.mrl[0] <= 1024:
-        steps.append(("optional: Matryoshka, 1024 dims to cut storage (seed000)", steps[-1][1] + " --dims 1024"))
+        steps.append(("optional: Matryoshka, 1024 dims to cut storage (sessions survey)",
+                      steps[-1][1] + " --dims 1024"))
     if m.query_template:
         shown = m.query_template.replace("{task}", m.default_task).replace("\n", "\\n")
         steps.append(("the query instruction pisteur applies (queries only; override: instruction=)", "# " + shown))

@@ -1,6 +1,6 @@
 """Cross-backend check: the same model through two backends must give the same vectors.
 
-The seeds' EOS/pooling check (seed000 §6.3: "compare the embeddings of a same text between Ollama and the
+The surveys' EOS/pooling check (sessions survey §6.3: "compare the embeddings of a same text between Ollama and the
 Hugging Face reference"): a wrong template, a missing ``<|endoftext|>`` or the wrong pooling gives vectors
 that still look fine one by one, and quietly worse search. A fixed probe set (French, English, code, SMS
 slang, a long text) is embedded as documents and as queries by both backends; the report gives the cosine

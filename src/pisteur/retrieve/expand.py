@@ -197,12 +197,13 @@ def load_dictionaries(
 
 @lru_cache(maxsize=4)
 def _default(user_dir: str, stamp: tuple[tuple[str, int], ...]) -> Dictionaries:
-    """Merged dictionaries, through a pickle in the cache dir: analysing every form of every dictionary
+    """Merged dictionaries, through a JSON file in the cache dir: analysing every form of every dictionary
     costs ~0.2 s, which a cold ``pisteur search`` should not pay each time. The key covers the shipped
-    files' bytes, the user folder's stamp and the analyser version, so any change rebuilds it."""
+    files' bytes, the user folder's stamp and the analyser version, so any change rebuilds it. JSON, not
+    pickle: a file in a user-writable cache dir must never be able to run code when loaded."""
     import hashlib
+    import json
     import os
-    import pickle
 
     from pisteur.config import cache_dir
     from pisteur.retrieve.analysis import ANALYZER_VERSION
@@ -212,19 +213,34 @@ def _default(user_dir: str, stamp: tuple[tuple[str, int], ...]) -> Dictionaries:
     for f in _shipped_files():
         h.update(f.name.encode())
         h.update(f.read_bytes())
-    path = cache_dir() / "dictionaries" / f"{h.hexdigest()}.pickle"
+    path = cache_dir() / "dictionaries" / f"{h.hexdigest()}.json"
     try:
-        return pickle.loads(path.read_bytes())
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
+        return _from_cache(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
         pass
     d = load_dictionaries()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(d, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.write_text(json.dumps(_to_cache(d), ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only cache dir only costs speed
+    return d
+
+
+def _to_cache(d: Dictionaries) -> dict[str, Any]:
+    return {"dicts": [vars(x) for x in d.dicts.values()], "max_len": d.max_len,
+            "index": [[list(k), [[r.target, r.dictionary, r.weight, r.trigger, r.kind] for r in rules]]
+                      for k, rules in d.index.items()]}
+
+
+def _from_cache(data: dict[str, Any]) -> Dictionaries:
+    d = Dictionaries.__new__(Dictionaries)
+    d.dicts = {x["name"]: _Dict(**x) for x in data["dicts"]}
+    d.index = {tuple(k): [_Rule(str(t), str(n), float(w), str(g), str(kd)) for t, n, w, g, kd in rules]
+               for k, rules in data["index"]}
+    d.max_len = int(data["max_len"])
     return d
 
 

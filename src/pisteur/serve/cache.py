@@ -19,9 +19,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported on first use: an MCP server answers its handshake without it
+    import numpy as np
 
 DEFAULT_THRESHOLD = 0.985
 TERM_THRESHOLD = 0.95
@@ -93,6 +94,8 @@ class SemanticCache:
                  ) -> tuple[Any, float] | None:
         """Best entry with the same key whose query vector has cosine >= ``threshold``, or >=
         ``term_threshold`` with the same analysed ``terms``."""
+        import numpy as np
+
         if not self.enabled:
             return None
         with self._lock:
@@ -118,6 +121,8 @@ class SemanticCache:
 
     def put(self, query: str, key: Hashable, vec: np.ndarray | None, value: Any,
             terms: frozenset[str] | None = None) -> None:
+        import numpy as np
+
         if not self.enabled:
             return
         norm = normalize_query(query)
@@ -169,6 +174,8 @@ class MemoEmbedder:
         return getattr(self.inner, name)
 
     def embed_query(self, text: str) -> np.ndarray:
+        import numpy as np
+
         with self._lock:
             v = self._memo.get(text)
             if v is not None:
@@ -182,6 +189,8 @@ class MemoEmbedder:
         return v
 
     def embed_queries(self, texts: Any) -> np.ndarray:
+        import numpy as np
+
         texts = list(texts)
         if not texts:
             return self.inner.embed_queries(texts)

@@ -1,14 +1,20 @@
 """``pisteur mcp install``: register the stdio MCP server with Claude Code and other MCP clients.
 
-Claude Code: runs ``claude mcp add --scope <scope> pisteur -- <python> -m pisteur.cli mcp [...]`` when the
-``claude`` command is on PATH (else prints it); with ``--url``, ``claude mcp add --transport http pisteur URL``
-for a server already running over streamable HTTP. Other clients (Claude Desktop, Cursor, ...): the
-``mcpServers`` JSON snippet, printed, and merged into a config file with ``--write FILE``.
+Claude Code: runs ``claude mcp add --scope <scope> pisteur [-e K=V] -- <python> -m pisteur.cli mcp [...]``
+when the ``claude`` command is on PATH (else prints it); with ``--url``, ``claude mcp add --scope <scope>
+--transport http pisteur URL [--header ...]`` for a server already running over streamable HTTP. Other
+clients (Claude Desktop, Cursor, ...): the ``mcpServers`` JSON snippet, printed, and merged into a config file
+with ``--write FILE`` (the file keeps its permissions; a new one holding a token is created 0600).
+
+Argument order: in Claude Code's CLI (2.1.x, commander.js) ``-e/--env`` and ``-H/--header`` take several
+values, so they must come *after* the server name (and the URL), never between ``add`` and the name, where
+they would swallow it. A token is never printed: the commands and JSON shown carry ``***`` in its place.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -17,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 SERVER_NAME = "pisteur"
+SCOPES = ("user", "project", "local")
+MASK = "***"
 
 
 def server_command(index: Path | None = None, extra: list[str] | None = None,
@@ -31,13 +39,18 @@ def claude_command(cmd: list[str], scope: str = "user", env: dict[str, str] | No
                    url: str | None = None, token: str | None = None) -> list[str]:
     out = ["claude", "mcp", "add", "--scope", scope]
     if url:  # a running `pisteur serve` / `pisteur mcp --transport http`
-        out += ["--transport", "http"]
+        out += ["--transport", "http", SERVER_NAME, url]
         if token:
             out += ["--header", f"Authorization: Bearer {token}"]
-        return out + [SERVER_NAME, url]
+        return out
+    out.append(SERVER_NAME)
     for k, v in (env or {}).items():
         out += ["-e", f"{k}={v}"]
-    return out + [SERVER_NAME, "--", *cmd]
+    return out + ["--", *cmd]
+
+
+def masked(text: str, token: str | None) -> str:
+    return text.replace(token, MASK) if token else text
 
 
 def json_snippet(cmd: list[str], env: dict[str, str] | None = None, url: str | None = None,
@@ -63,9 +76,23 @@ def merge_config(path: Path, snippet: dict[str, Any]) -> None:
             raise ValueError(f"{path} does not hold a JSON object")
     data.setdefault("mcpServers", {}).update(snippet["mcpServers"])
     path.parent.mkdir(parents=True, exist_ok=True)
+    # keep the file's permissions (a 0600 config stays 0600); a new file holding a secret is private
+    mode = path.stat().st_mode & 0o7777 if path.exists() else (0o600 if _holds_secret(snippet) else 0o644)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        os.chmod(tmp, mode)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _holds_secret(snippet: dict[str, Any]) -> bool:
+    entry = snippet["mcpServers"][SERVER_NAME]
+    return bool(entry.get("headers") or entry.get("env"))
 
 
 def install(
@@ -82,19 +109,24 @@ def install(
     token: str | None = None,
 ) -> int:
     """Returns a process exit code. With ``url``, registers a running HTTP server instead of stdio."""
+    if scope not in SCOPES:
+        echo(f"error: unknown scope {scope!r} (user, project or local)")
+        return 2
     cmd = server_command(index, extra)
     add = claude_command(cmd, scope, env, url, token)
     snippet = json_snippet(cmd, env, url, token)
-    claude_bin = claude or shutil.which("claude")
+    claude_bin = shutil.which(claude or "claude")
     code = 0
     if print_only or claude_bin is None:
         if not print_only:
             echo("`claude` is not on PATH: run this to register pisteur with Claude Code:")
-        echo("  " + shlex.join(add))
+        echo("  " + masked(shlex.join(add), token))
+        if token:
+            echo(f"  (replace {MASK} with your token)")
     else:
-        echo("$ " + shlex.join(add))
+        echo("$ " + masked(shlex.join(add), token))
         proc = subprocess.run([claude_bin, *add[1:]], capture_output=True, text=True)
-        out = (proc.stdout + proc.stderr).strip()
+        out = masked((proc.stdout + proc.stderr).strip(), token)
         if out:
             echo(out)
         if proc.returncode != 0:
@@ -102,7 +134,7 @@ def install(
                  f"claude mcp remove {SERVER_NAME} --scope {scope}")
             code = proc.returncode
     echo("\nFor other MCP clients (Claude Desktop, Cursor, ...), add to their mcpServers config:")
-    echo(json.dumps(snippet, indent=2, ensure_ascii=False))
+    echo(masked(json.dumps(snippet, indent=2, ensure_ascii=False), token))
     if write is not None and not print_only:
         merge_config(write, snippet)
         echo(f"\nwrote the pisteur entry into {write}")

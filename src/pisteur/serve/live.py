@@ -106,8 +106,21 @@ class LiveIndexer:
         return not running
 
     def state(self) -> dict[str, Any]:
+        """The indexer's state; ``phase`` says in one word what the page shows: indexing, waiting_for_lock
+        (another process holds the index's lock), pending (no pass finished yet), error, up_to_date."""
         with self._lock:
-            return dict(self._state)
+            s = dict(self._state)
+        if s["running"]:
+            s["phase"] = "indexing"
+        elif s["waiting_for_lock"]:
+            s["phase"] = "waiting_for_lock"
+        elif s["last_error"]:
+            s["phase"] = "error"
+        elif not s["runs"]:
+            s["phase"] = "pending"
+        else:
+            s["phase"] = "up_to_date"
+        return s
 
     def _set(self, **kv: Any) -> None:
         with self._lock:
@@ -176,7 +189,7 @@ class LiveIndexer:
         if not sources:
             return True
         t0 = time.perf_counter()
-        self._set(running=True, progress=0.0, files_done=0, files_total=0, current=None)
+        self._set(running=True, progress=0.0, files_done=0, files_total=0, current=None, waiting_for_lock=False)
         try:
             if self._run_index is not None:
                 report = self._run_index(self.index_dir, sources, progress=self._progress)

@@ -10,14 +10,13 @@ library that prints (or a C extension writing to fd 1) lands on stderr. Logging 
 
 from __future__ import annotations
 
-import io
 import logging
-import os
-import sys
 from typing import Annotated, Any
 
 from pydantic import Field
 
+from pisteur.serve.audit import AuditError
+from pisteur.serve.limits import MAX_QUERY_CHARS, check_query, valid_chunk_id
 from pisteur.serve.models import CompactSearchResponse, ReadResponse, SearchFilters, StatusResponse
 from pisteur.serve.service import NoIndex, NotFound, Service
 
@@ -67,8 +66,11 @@ def build_server(service: Service) -> Any:
         annotations=ro,
     )
     def search(
-        query: Annotated[str, Field(description="what to look for, in French or English")],
-        k: Annotated[int, Field(ge=1, le=50, description="number of hits")] = 8,
+        query: Annotated[str, Field(description=f"what to look for, in French or English (at most "
+                                            f"{MAX_QUERY_CHARS} characters)",
+                                    json_schema_extra={"minLength": 1, "maxLength": MAX_QUERY_CHARS})],
+        k: Annotated[int, Field(description="number of hits (1-50)", json_schema_extra={"minimum": 1, "maximum": 50})]
+        = 8,
         project: Annotated[str | None, Field(description="substring of the project path")] = None,
         session: Annotated[str | None, Field(description="session id (prefix)")] = None,
         date_from: Annotated[str | None, Field(description="ISO date, inclusive, e.g. 2026-10-01")] = None,
@@ -79,12 +81,18 @@ def build_server(service: Service) -> Any:
         ] = None,
         explain: Annotated[bool, Field(description="include per-hit scoring details")] = False,
     ) -> CompactSearchResponse:
+        # bounds are checked here, not by pydantic, so that a client gets one readable line
+        _in_range(ToolError, "k", k, 1, 50)
+        try:
+            check_query(query)
+        except ValueError as exc:
+            raise ToolError(str(exc)) from exc
         filters = SearchFilters(project=project, session=session, date_from=date_from, date_to=date_to,
                                 kind=kind)
         try:
             full = service.search(query, k, filters, via="mcp", explain=explain)
             return CompactSearchResponse.from_full(full, explain)
-        except (NoIndex, ValueError) as exc:
+        except (NoIndex, ValueError, AuditError) as exc:
             raise ToolError(str(exc)) from exc
 
     @srv.tool(
@@ -97,15 +105,28 @@ def build_server(service: Service) -> Any:
     )
     def read(
         id: Annotated[int, Field(description="hit id returned by `search`")],
-        before: Annotated[int, Field(ge=0, le=20, description="neighbouring turns before")] = 0,
-        after: Annotated[int, Field(ge=0, le=20, description="neighbouring turns after")] = 0,
-        page: Annotated[int, Field(ge=0, description="0-based page")] = 0,
-        page_chars: Annotated[int, Field(ge=500, le=50000, description="characters per page")] = 8000,
+        before: Annotated[int, Field(description="neighbouring turns before (0-20)",
+                                     json_schema_extra={"minimum": 0, "maximum": 20})] = 0,
+        after: Annotated[int, Field(description="neighbouring turns after (0-20)",
+                                    json_schema_extra={"minimum": 0, "maximum": 20})] = 0,
+        page: Annotated[int, Field(description="0-based page", json_schema_extra={"minimum": 0})] = 0,
+        page_chars: Annotated[int, Field(description="characters per page (500-50000)",
+                                         json_schema_extra={"minimum": 500, "maximum": 50000})] = 8000,
     ) -> ReadResponse:
+        for name, value, lo, hi in (("before", before, 0, 20), ("after", after, 0, 20),
+                                    ("page", page, 0, 10**9), ("page_chars", page_chars, 500, 50000)):
+            _in_range(ToolError, name, value, lo, hi)
+        if not valid_chunk_id(id):
+            raise ToolError(f"no chunk with id {id}")
         try:
-            return service.read(id, before=before, after=after, page=page, page_chars=page_chars)
+            resp = service.read(id, before=before, after=after, page=page, page_chars=page_chars)
         except (NoIndex, NotFound) as exc:
             raise ToolError(str(exc.args[0] if exc.args else exc)) from exc
+        try:
+            service.audit_read("mcp", resp)
+        except AuditError as exc:
+            raise ToolError(str(exc)) from exc
+        return resp
 
     @srv.tool(name="status", title="Index status", annotations=ro,
               description="What is indexed (chunks, sources, model, last update) and the live indexer's state.")
@@ -115,37 +136,10 @@ def build_server(service: Service) -> Any:
     return srv
 
 
+def _in_range(error: type[Exception], name: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise error(f"{name} must be between {lo} and {hi} (got {value})")
+
+
 def lowlevel(srv: Any) -> Any:
     return getattr(srv, "_lowlevel_server", None) or srv._mcp_server
-
-
-def _wire_stdout() -> io.TextIOWrapper:
-    """Keep fd 1 for the protocol only: return a writer on a private copy of it and send fd 1 and
-    ``sys.stdout`` to stderr for everything else."""
-    sys.stdout.flush()
-    wire_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return io.TextIOWrapper(os.fdopen(wire_fd, "wb", buffering=0), encoding="utf-8", write_through=True)
-
-
-def run_stdio(service_factory: Any) -> None:
-    """Serve MCP on stdin/stdout. ``service_factory`` builds the service after stdout is guarded."""
-    wire = _wire_stdout()
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="pisteur %(levelname)s %(message)s")
-    import anyio
-    from mcp.server.stdio import stdio_server
-
-    service: Service = service_factory()
-    srv = build_server(service)
-    low = lowlevel(srv)
-
-    async def main() -> None:
-        async with stdio_server(stdout=anyio.wrap_file(wire)) as (read_stream, write_stream):
-            await low.run(read_stream, write_stream, low.create_initialization_options())
-
-    service.start()
-    try:
-        anyio.run(main)
-    finally:
-        service.close()

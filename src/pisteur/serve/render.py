@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
-
-import numpy as np
 
 from pisteur.serve.highlight import query_terms, snippet
 from pisteur.serve.models import Passage, SearchHit, SearchResponse
@@ -72,7 +71,8 @@ def jsonable(obj: Any) -> Any:
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):
         return [jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
+    np = sys.modules.get("numpy")  # not imported here: a numpy scalar exists only once numpy is loaded
+    if np is not None and isinstance(obj, np.generic):
         return obj.item()
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj

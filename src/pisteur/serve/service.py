@@ -20,6 +20,7 @@ from typing import Any
 
 from pisteur.serve.cache import DEFAULT_THRESHOLD, MemoEmbedder, SemanticCache, term_key
 from pisteur.serve.highlight import query_terms, spans
+from pisteur.serve.limits import check_query
 from pisteur.serve.metrics import Gauge, Metrics
 from pisteur.serve.models import IndexResponse, ReadResponse, SearchFilters, SearchResponse, StatusResponse
 from pisteur.serve.render import expansions_of, paginate, render_search
@@ -50,24 +51,6 @@ def stdout_to_stderr() -> Iterator[None]:
         yield
 
 
-SESSION_KINDS = {"exchange", "summary", "tool_result", "thinking"}
-TURN_KINDS = {"exchange", "summary"}
-
-
-def neighbouring_turns(hit: Any, window: list[Any], before: int, after: int) -> list[Any]:
-    """The hit and up to ``before``/``after`` neighbours of the same source. In a session, neighbours are
-    conversation turns (exchanges, summaries), not the thinking/tool-output chunks between them; in a
-    document or an export, the neighbouring chunks of the hit's kind."""
-    allowed = TURN_KINDS if hit.kind in SESSION_KINDS else {hit.kind}
-    order = sorted(window, key=lambda h: (h.meta.get("ord", 0), h.id))
-    pos = next((i for i, h in enumerate(order) if h.id == hit.id), None)
-    if pos is None:
-        return [hit]
-    prev = [h for h in order[:pos] if h.kind in allowed][-before:] if before else []
-    nxt = [h for h in order[pos + 1:] if h.kind in allowed][:after]
-    return [*prev, hit, *nxt]
-
-
 def _opt_key(options: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(sorted((k, repr(v)) for k, v in options.items()))
 
@@ -86,11 +69,13 @@ class Service:
         cache_threshold: float = DEFAULT_THRESHOLD,
         search_options: dict[str, Any] | None = None,
         index_options: dict[str, Any] | None = None,
+        audit: Any = None,
     ) -> None:
         from pisteur.config import default_index_dir
 
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
         self.model = model
+        self.audit = audit  # an AuditLog (serve/audit.py), or None: off
         self.search_options = dict(search_options or {})
         self._store: Any = None
         self._embedder: MemoEmbedder | None = MemoEmbedder(embedder) if embedder is not None else None
@@ -239,16 +224,19 @@ class Service:
         explain: bool = True,
         **options: Any,
     ) -> SearchResponse:
-        from pisteur.store.base import Filters
+        from pisteur import validate
 
+        check_query(query)  # before anything else: a huge query costs nothing
         t0, c0 = time.perf_counter(), time.thread_time()
-        query = query.strip()
-        if not query:
-            raise ValueError("empty query")
-        k = max(1, min(int(k), 100))
+        query, k = validate.query(query), validate.top_k(k, name="k", maximum=100)
         filters = filters or SearchFilters()
+        # the same checks as the command line ("hier" resolved before the cache key is made)
+        f = validate.filters(kinds_=filters.kind, project=filters.project, session=filters.session,
+                             source=filters.source, since=filters.date_from, until=filters.date_to,
+                             names=("kind", "date_from", "date_to"))
         opts = {**self.search_options, **options}
-        key = (k, filters.key(), _opt_key(opts))
+        key = (k, (f.project, f.session, f.source, f.date_from, f.date_to, tuple(sorted(f.kinds or ()))),
+               _opt_key(opts))
         store = self.store()
         with self._lock:
             store.refresh()
@@ -270,12 +258,12 @@ class Service:
             if near is not None:
                 result, cached = near[0], "near"
             else:
+                from pisteur.context import add_titles
                 from pisteur.retrieve.pipeline import search as pipeline_search
 
-                f = Filters(kinds=filters.kind or None, project=filters.project, session=filters.session,
-                            source=filters.source, date_from=filters.date_from, date_to=filters.date_to)
                 with self._lock, stdout_to_stderr():
                     result = pipeline_search(store, emb, query, k=k, filters=f, **opts)
+                    add_titles(store, result.hits)
                 self.cache.put(query, key, qvec, result, terms)
         t_render = time.perf_counter()
         resp = render_search(query, k, result, gen, cached != "miss", explain)
@@ -289,21 +277,28 @@ class Service:
         resp.timings_ms["cpu"] = round((time.thread_time() - c0) * 1000, 3)
         resp.took_ms = round(took * 1000, 3)
         self.metrics.observe_search(took, via=via, cached=cached)
+        if self.audit is not None:
+            self.audit.search(via, query, k, filters.model_dump(), [h.id for h in resp.hits])
         return resp
+
+    def audit_read(self, via: str, resp: ReadResponse) -> None:
+        """Record that a hit was opened (no-op when the audit log is off)."""
+        if self.audit is not None:
+            self.audit.read(via, resp.id, resp.source)
 
     # -- read ------------------------------------------------------------------------------------
     def read(self, id: int, before: int = 0, after: int = 0, page: int = 0, page_chars: int = 8000,
              q: str | None = None) -> ReadResponse:
         before, after = max(0, min(int(before), 50)), max(0, min(int(after), 50))
         page_chars = max(200, min(int(page_chars), 100_000))
+        from pisteur.context import context_hits
+
         store = self.store()
         with self._lock:
             store.refresh()
-            target = store.get([int(id)])
-            window = store.neighbours(int(id), 4 * before, 4 * after) if (before or after) and target else []
-        if not target:
+            hits = context_hits(store, int(id), before, after)
+        if not hits:
             raise NotFound(f"no chunk with id {id} (the index may have changed: search again)")
-        hits = neighbouring_turns(target[0], window, before, after)
         pages = paginate(hits, int(id), page_chars)
         if q:
             terms = query_terms(q, expansions_of(q))

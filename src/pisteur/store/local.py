@@ -47,6 +47,11 @@ def fts_query(terms: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in uniq)
 
 
+def _like(value: str) -> str:
+    """A LIKE pattern matching ``value`` literally (with ESCAPE '\\'): ``%`` and ``_`` are not wildcards."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def filter_sql(f: Filters | None, alias: str = "c") -> tuple[str, list[Any]]:
     if f is None or f.is_empty():
         return "", []
@@ -55,14 +60,14 @@ def filter_sql(f: Filters | None, alias: str = "c") -> tuple[str, list[Any]]:
         where.append(f"{alias}.kind IN ({','.join('?' * len(f.kinds))})")
         args += list(f.kinds)
     if f.project:
-        where.append(f"{alias}.project LIKE ?")
-        args.append(f"%{f.project}%")
+        where.append(f"{alias}.project LIKE ? ESCAPE '\\'")
+        args.append(f"%{_like(f.project)}%")
     if f.session:
-        where.append(f"{alias}.session_id LIKE ?")
-        args.append(f"{f.session}%")
+        where.append(f"{alias}.session_id LIKE ? ESCAPE '\\'")
+        args.append(f"{_like(f.session)}%")
     if f.source:
-        where.append(f"{alias}.source_id IN (SELECT id FROM sources WHERE path LIKE ?)")
-        args.append(f"%{f.source}%")
+        where.append(f"{alias}.source_id IN (SELECT id FROM sources WHERE path LIKE ? ESCAPE '\\')")
+        args.append(f"%{_like(f.source)}%")
     if f.date_from:
         where.append(f"COALESCE({alias}.ts_last, {alias}.ts_first) >= ?")
         args.append(f.date_from)

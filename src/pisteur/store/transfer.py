@@ -128,6 +128,8 @@ def iter_export(directory: Path) -> Iterator[Record]:
 # -- sinks ---------------------------------------------------------------------------------------
 def write_export(records: Iterator[Record], directory: Path, manifest: dict[str, Any],
                  sources: dict[str, SourceState] | None = None) -> dict[str, Any]:
+    from pisteur.markers import MARKER
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     dims = int(manifest["model"]["dims"])
@@ -158,6 +160,7 @@ def write_export(records: Iterator[Record], directory: Path, manifest: dict[str,
     info = {"format": FORMAT, "chunks": n, "dims": dims, "manifest": manifest,
             "vectors_from": manifest.get("vectors", {}).get("precision", "float32")}
     (directory / "export.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
+    (directory / MARKER).write_text("pisteur export: never indexed as documents\n", encoding="utf-8")
     return info
 
 
@@ -186,9 +189,26 @@ def _clean_manifest(m: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in m.items() if k not in ("schema_version", "created", "updated", "engine")}
 
 
+class ExportTargetError(ValueError):
+    """The export directory is a folder with other files in it (a case folder, the index itself...)."""
+
+
+def check_export_target(out: Path) -> None:
+    """Refuse a non-empty folder that is not a previous export: an export written into a case folder would
+    be indexed with it next time (and ``export`` overwrites the files it writes)."""
+    from pisteur.markers import is_export_dir
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ExportTargetError(f"{out} is a file: give a new or empty folder to export to")
+    if out.is_dir() and any(out.iterdir()) and not is_export_dir(out):
+        raise ExportTargetError(f"{out} is not empty and holds no pisteur export: give a new or empty folder")
+
+
 def export_index(index_dir: Path, out: Path) -> dict[str, Any]:
     from pisteur.store import open_store
 
+    check_export_target(out)
     store = open_store(index_dir, readonly=True)
     try:
         return write_export(iter_local(store), out, store.manifest(), store.sources())

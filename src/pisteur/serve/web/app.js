@@ -196,7 +196,8 @@ async function refreshStatus() {
     }
     const live = s.live || {};
     if (live.enabled) {
-      if (live.running) {
+      const phase = live.phase || (live.running ? "indexing" : "up_to_date");
+      if (phase === "indexing") {
         const pct = Math.round((live.progress || 0) * 100);
         box.appendChild(document.createTextNode(" · indexation " + pct + " % (" + live.files_done + "/" + live.files_total + ")"));
         const bar = el("span", "bar");
@@ -204,7 +205,11 @@ async function refreshStatus() {
         fill.style.width = pct + "%";
         bar.appendChild(fill);
         box.appendChild(bar);
-      } else {
+      } else if (phase === "waiting_for_lock") {
+        box.appendChild(document.createTextNode(" · en attente : un autre processus indexe en ce moment"));
+      } else if (phase === "pending") {
+        box.appendChild(document.createTextNode(" · indexation en attente"));
+      } else if (phase === "up_to_date") {
         box.appendChild(document.createTextNode(" · à jour" + (live.last_run ? " (" + fmtDate(live.last_run) + ")" : "")));
       }
       if (live.last_error) box.appendChild(el("span", "error", " · " + live.last_error));
