@@ -122,6 +122,8 @@ def test_collapse_keeps_order_and_distinct_texts():
             for i, t in enumerate(["a", "b", "a", "c", "b"])]
     out = collapse_identical(hits)
     assert [h.id for h in out] == [0, 1, 3]
+    turns = [Hit(id=i, score=1.0, kind="exchange", source=f"/s{i}", text="même question", meta={}) for i in (1, 2)]
+    assert len(collapse_identical(turns)) == 2, "the same question in two sessions stays two hits"
 
 
 def test_changed_file_reembeds_only_changed_chunks(tmp_path):

@@ -2,6 +2,7 @@
 
 Claude Code sessions repeat tool outputs verbatim (the same file read in four sessions): the first hit
 keeps its rank and lists where else the same text is (``meta["also_in"]``, ``explain["collapsed"]``).
+Conversation turns are never collapsed.
 While the dense pass is still running, some chunks are found by their words only: the result says so
 (``options["dense_coverage"]``, 0-1, and on each hit's ``explain`` while it is below 1).
 """
@@ -15,11 +16,18 @@ from pisteur.store.base import text_hash
 ALSO_IN_MAX = 10
 
 
-def collapse_identical(hits: list[Any]) -> list[Any]:
-    """Keep the first hit of each distinct text (order kept); the others become ``also_in`` entries."""
+COLLAPSED_KINDS = frozenset({"tool_result"})
+
+
+def collapse_identical(hits: list[Any], kinds: frozenset[str] = COLLAPSED_KINDS) -> list[Any]:
+    """Keep the first hit of each distinct text (order kept); the others become ``also_in`` entries.
+    Only tool outputs are collapsed: the same question asked in two projects is two moments to find."""
     first: dict[str, Any] = {}
     out = []
     for h in hits:
+        if h.kind not in kinds:
+            out.append(h)
+            continue
         key = text_hash(h.text)
         kept = first.get(key)
         if kept is None:
