@@ -9,6 +9,7 @@ import pytest
 from helpers import HashEmbedder
 
 from pisteur.chunk import ChunkerConfig
+from pisteur.embed.base import EmbedderError
 from pisteur.indexer import index_paths, remove_paths
 from pisteur.store import manifest as mf
 from pisteur.store import open_store
@@ -170,15 +171,15 @@ def test_unchanged_run_does_not_load_the_model(tmp_path, corpus, monkeypatch):
     idx = tmp_path / "idx"
     index_paths(idx, [corpus], model="test-hash:x")
 
-    def boom(*a, **k):
-        raise AssertionError("model loaded for an unchanged corpus")
+    def boom(*a, **k):  # EmbedderError: a model that cannot load stops the run (no file is skipped for it)
+        raise EmbedderError("model loaded for an unchanged corpus")
 
     monkeypatch.setattr("pisteur.indexer.load_embedder", boom)
     monkeypatch.setattr("pisteur.embed.lazy.load_embedder", boom)
     rep = index_paths(idx, [corpus])
     assert rep.unchanged == 3 and rep.chunks_embedded == 0
     (corpus / "nouveau.txt").write_text("un fichier de plus", encoding="utf-8")
-    with pytest.raises(AssertionError, match="model loaded"):
+    with pytest.raises(EmbedderError, match="model loaded"):
         index_paths(idx, [corpus])  # now the model is needed, and loaded lazily
 
 

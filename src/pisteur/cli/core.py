@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -68,13 +69,22 @@ def index(
         "--no-tool-results", help="Skip tool outputs (most of the bytes).")] = False,
     no_thinking: Annotated[bool, typer.Option("--no-thinking", help="Skip the assistant's thinking blocks.")] = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the index and re-index everything.")] = False,
+    lexical_only: Annotated[bool, typer.Option(
+        "--lexical-only", help="Stop once every chunk is searchable by words; the vectors are computed by the "
+        "next `pisteur index` or the live indexer.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Count files and chunks and estimate the time with the chosen model; write nothing.")
+    ] = False,
     index_dir: IndexOpt = None,
     engine: EngineOpt = None,
     uri: UriOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index files and folders (incremental: only new, changed, grown or deleted files cost work)."""
+    """Index files and folders (incremental: only new, changed, grown or deleted files cost work).
+
+    Every chunk is searchable by its words first; vectors follow (conversation turns before tool outputs,
+    newest first). Interrupting keeps everything committed so far."""
     from pisteur import validate
     from pisteur.chunk import ChunkerConfig
     from pisteur.cli.progress import IndexProgress
@@ -107,14 +117,17 @@ def index(
     given = {"dims": dims, "instruction": instruction, "query_prefix": query_prefix,
              "document_prefix": document_prefix}
     options = {k: v for k, v in given.items() if v is not None} or None
+    if dry_run:
+        _dry_run(idir, targets, model, options, chunker, not no_tool_results, not no_thinking, as_json)
+        return
     prog = IndexProgress(enabled=not quiet and not as_json)
     try:
         with prog:
             report = index_paths(idir, [p.expanduser() for p in targets], model=model, model_options=options,
                                  chunker=chunker, vectors=vectors, rebuild=rebuild,
                                  include_tool_results=not no_tool_results, include_thinking=not no_thinking,
-                                 progress=prog, engine=_engine(engine), uri=uri)
-    except (IndexLocked, mf.ManifestMismatch, EmbedderError, ValueError) as exc:
+                                 progress=prog, engine=_engine(engine), uri=uri, lexical_only=lexical_only)
+    except (IndexLocked, mf.ManifestMismatch, EmbedderError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted: the index keeps everything committed so far; run the same command to finish",
@@ -125,6 +138,53 @@ def index(
     from pisteur.cli.render import print_index_report
 
     print_index_report(report, idir)
+    _print_index_extras(report)
+
+
+def _print_index_extras(report: object) -> None:
+    """Warnings and dense coverage after the summary (the summary itself is render.py's)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+
+    con = Console()
+    warnings = getattr(report, "warnings", [])
+    for path, msg in warnings[:20]:
+        con.print(f"  [yellow]warning[/] {escape(path + ': ' if path else '')}{escape(msg)}", highlight=False)
+    if len(warnings) > 20:
+        con.print(f"  [yellow]… {len(warnings) - 20} more warning(s) (--json lists them all)[/]")
+    pending = getattr(report, "dense_pending", 0)
+    if pending:
+        con.print(f"{pending} chunk(s) searchable by words, waiting for their vectors "
+                  f"(dense covers {100 * getattr(report, 'dense_coverage', 1.0):.0f} %): run `pisteur index` "
+                  "again, or keep `pisteur serve` running, to finish", highlight=False)
+
+
+def _dry_run(idir: Path, targets: list[Path], model: str | None, options: dict[str, object] | None,
+             chunker: object, tool_results: bool, thinking: bool, as_json: bool) -> None:
+    from pisteur.embed import EmbedderError
+    from pisteur.index.dryrun import dry_run
+
+    try:
+        est = dry_run(idir, [p.expanduser() for p in targets], model=model, model_options=options,
+                      chunker=chunker, include_tool_results=tool_results, include_thinking=thinking)  # type: ignore[arg-type]
+    except (EmbedderError, ValueError, RuntimeError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(est.to_json(), ensure_ascii=False))
+        return
+
+    def hms(s: float | None) -> str:
+        return "?" if s is None else time.strftime("%H:%M:%S", time.gmtime(s))
+
+    print(f"{est.files} file(s) to read ({est.bytes / 1e6:.1f} MB), {est.unchanged} unchanged, "
+          f"{len(est.skipped)} skipped")
+    print(f"{est.chunks} chunks ({est.distinct_texts} distinct texts) {est.chunks_by_kind}")
+    print(f"searchable by words after ~{hms(est.read_seconds)} (reading and chunking took {est.read_seconds} s)")
+    rate = f"{est.chunks_per_second} chunks/s" if est.chunks_per_second else "no chunk to embed"
+    print(f"model {est.model}: {rate} here (measured on {est.sample_chunks} chunks) -> dense vectors in "
+          f"~{hms(est.dense_seconds)}")
+    print("dry run: nothing was written")
 
 
 def search(
@@ -233,9 +293,13 @@ def status(index_dir: IndexOpt = None, engine: EngineOpt = None, uri: UriOpt = N
     if as_json:
         print(json.dumps(st, ensure_ascii=False))
         return
+    from pisteur.cli.progress import dense_line
     from pisteur.cli.render import print_status
 
     print_status(st)
+    line = dense_line(st)
+    if line:
+        print(line)
 
 
 def remove(

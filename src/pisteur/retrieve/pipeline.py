@@ -50,6 +50,7 @@ import numpy as np
 
 from pisteur.retrieve import fusion as fz
 from pisteur.retrieve.analysis import analyze, analyze_query
+from pisteur.retrieve.dedupe import finish
 from pisteur.store.base import Filters
 from pisteur.types import Hit
 
@@ -322,7 +323,7 @@ def search(
         out.append(h)
     lap("explain")
     timings["total"] = time.perf_counter() - t_start
-    return SearchResult(
+    return finish(store, SearchResult(
         hits=out,
         timings=timings,
         expansions=list(exp.applied) if exp is not None else [],
@@ -332,4 +333,4 @@ def search(
             "dense_scale": round(scale, 4),
         },
         expansion=exp,
-    )
+    ))

@@ -131,7 +131,7 @@ class LiveIndexer:
         while not self._stop.is_set():
             try:
                 snap = snapshot([p for p in self.sources if p.exists()])
-                if snap != self._snap:
+                if snap != self._snap or self._state.get("dense_pending"):  # changed, or vectors to finish
                     if self.run_once():
                         self._snap = snap
             except Exception as exc:  # keep watching whatever happens
@@ -170,7 +170,7 @@ class LiveIndexer:
         for attempt in (0, 1):
             try:
                 return index_paths(self.index_dir, sources, segment_filter=keep_segment, progress=self._progress,
-                                   embedder=self._get_embedder(), **self.index_options)
+                                   embedder=self._get_embedder(), **{"dense_seconds": 30.0, **self.index_options})
             except ManifestMismatch:
                 # the index was rebuilt with another model since this embedder was loaded: follow it
                 if attempt or self.model is not None or self._embedder is None:
@@ -206,7 +206,7 @@ class LiveIndexer:
             rep = {**rep, "skipped": rep["skipped"][:20]}
         self._set(runs=self._state["runs"] + 1, last_run=time.strftime("%Y-%m-%dT%H:%M:%S"),
                   last_duration_s=round(dt, 3), last_report=rep, progress=1.0, waiting_for_lock=False,
-                  last_error=None)
+                  last_error=None, dense_pending=rep.get("dense_pending", 0) if isinstance(rep, dict) else 0)
         if self.on_commit is not None:
             self.on_commit()
         return True

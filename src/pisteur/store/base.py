@@ -50,11 +50,16 @@ class Filters:
 
 
 class Writer(Protocol):
+    """What every engine's writer does. The local engine also streams a source in batches
+    (``begin_source`` / ``add_chunks`` / ``end_source``, chunks without vectors allowed) and fills vectors
+    later (``pending_chunks`` / ``set_vectors``); Milvus embeds at write time through ``upsert_source``."""
+
     def upsert_source(
-        self, state: SourceState, chunks: Sequence[Chunk], vectors: np.ndarray, *, append: bool = False
+        self, state: SourceState, chunks: Sequence[Chunk], vectors: np.ndarray, *,
+        from_offset: int | None = None, reader_version: int = 0,
     ) -> None:
-        """Replace the chunks of ``state.path`` (or, with ``append``, drop those at or after
-        ``from_offset``... see LocalStore) and record the new state, atomically."""
+        """Replace the chunks of ``state.path`` (all, or those at/after ``from_offset``: an appended
+        session) and record the new state, atomically."""
         ...
 
     def delete_source(self, path: str) -> int: ...
@@ -103,3 +108,23 @@ class VectorIndex(Protocol):
     def reconstruct(self, ids: np.ndarray) -> np.ndarray: ...
 
     def __len__(self) -> int: ...
+
+
+# -- dense state of a chunk (schema 2) -----------------------------------------------------------------
+DENSE_PENDING, DENSE_DONE, DENSE_FAILED = 0, 1, 2
+
+# Dense-pass order by kind: what people search for first (conversation turns, summaries, documents,
+# messages) before the assistant's thinking, and tool outputs last (86-89 % of a session's chunks).
+_PRIORITY = {"exchange": 0, "summary": 0, "document": 0, "message": 0, "thinking": 1, "tool_result": 2}
+
+
+def dense_priority(kind: str) -> int:
+    return _PRIORITY.get(kind, 1)
+
+
+def text_hash(text: str) -> str:
+    """Content hash of a chunk's text (identical texts share one vector; unchanged ones are never
+    re-embedded). ``surrogatepass``: a lone surrogate from a cut emoji must hash, not raise."""
+    import hashlib
+
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 
 from pisteur.store import manifest as mf
-from pisteur.store.base import Filters, SourceState
-from pisteur.store.lock import WriterLock
+from pisteur.store.base import DENSE_DONE, DENSE_FAILED, DENSE_PENDING, Filters, SourceState
+from pisteur.store.local_writer import StoreWriter
+from pisteur.store.lock import IndexLocked, WriterLock
 from pisteur.store.vectors import VectorIndex, open_vector_index
-from pisteur.types import Chunk, Hit
+from pisteur.types import Hit
 
 DB = "index.sqlite"
-_COLUMNS = ("session_id", "project", "ts_first", "ts_last")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -84,13 +84,42 @@ class LocalStore:
         if readonly and not (self.dir / DB).exists():
             raise FileNotFoundError(f"no pisteur index at {self.dir} (create one with `pisteur index`)")
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.con = _connect(self.dir / DB)
-        if not readonly:
-            self.con.executescript(resources.files("pisteur.store").joinpath("schema.sql").read_text())
+        try:
+            self.con = _connect(self.dir / DB)
+            self._open_schema()
+        except sqlite3.DatabaseError as exc:
+            if hasattr(self, "con"):
+                self.con.close()
+            raise CorruptIndex(f"{self.dir / DB} is empty or corrupt, not a pisteur index ({exc}); "
+                               "re-index with --rebuild") from None
         self._manifest = mf.read(self.dir) or {}
         self._gen = -1
         self._vec: VectorIndex | None = None
+        self._coverage: tuple[int, float] | None = None
         self.refresh()
+
+    def _open_schema(self) -> None:
+        """Create the tables (writer), check they exist (reader), migrate an older schema in place."""
+        from pisteur.store import migrate
+
+        if not self.readonly:
+            self.con.executescript(resources.files("pisteur.store").joinpath("schema.sql").read_text())
+        elif self.con.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is None:
+            raise sqlite3.DatabaseError("no pisteur tables")
+        data = mf.read(self.dir, any_version=True)
+        if migrate.needs_migration(self.con) or (data and data.get("schema_version") != mf.SCHEMA_VERSION):
+            try:
+                with WriterLock(self.dir):
+                    migrate.migrate(self.con)
+                    if data:
+                        mf.write(self.dir, data)
+            except IndexLocked:
+                if not self.readonly:
+                    raise
+                raise CorruptIndex(f"{self.dir} was written by an older pisteur and is being written now; "
+                                   "retry when that run is over") from None
+        elif not self.readonly:
+            migrate.ensure_indexes(self.con)
 
     # -- state -----------------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -105,11 +134,20 @@ class LocalStore:
         gen = self.generation()
         if gen == self._gen and self._vec is not None:
             return False
-        self._manifest = mf.read(self.dir) or self._manifest
+        for attempt in range(8):
+            self._manifest = mf.read(self.dir) or self._manifest
+            dims = int(self._manifest.get("model", {}).get("dims", 0))
+            try:
+                self._vec = open_vector_index(self.dir / "vectors", dims, gen, self._manifest.get("vectors", {}))
+                break
+            except FileNotFoundError:
+                # a writer compacted (and removed the files of) this generation while we opened it: the
+                # next committed generation has them, so re-read it and retry
+                if attempt == 7:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+                gen = self.generation()
         self._gen = gen
-        model = self._manifest.get("model", {})
-        dims = int(model.get("dims", 0))
-        self._vec = open_vector_index(self.dir / "vectors", dims, gen, self._manifest.get("vectors", {}))
         return True
 
     @property
@@ -201,6 +239,7 @@ class LocalStore:
         c = self.con
         by_kind = dict(c.execute("SELECT kind, COUNT(*) FROM chunks GROUP BY kind").fetchall())
         by_status = dict(c.execute("SELECT status, COUNT(*) FROM sources GROUP BY status").fetchall())
+        dense = self.dense_counts()
         size = sum(p.stat().st_size for p in self.dir.rglob("*") if p.is_file())
         last = c.execute("SELECT MAX(indexed_at) FROM sources").fetchone()[0]
         return {
@@ -210,12 +249,34 @@ class LocalStore:
             "vectors": self._manifest.get("vectors", {}),
             "chunks": sum(by_kind.values()),
             "chunks_by_kind": by_kind,
+            "chunks_dense": dense["dense"],
+            "chunks_dense_pending": dense["pending"],
+            "chunks_dense_failed": dense["failed"],
+            "dense_coverage": self.dense_coverage(dense),
             "sources": sum(by_status.values()),
             "sources_by_status": by_status,
             "bytes_on_disk": size,
             "last_update": last,
             "generation": self.generation(),
         }
+
+    def dense_counts(self) -> dict[str, int]:
+        """Chunks with a vector, waiting for one, and those the embedder failed on (lexical only)."""
+        rows = dict(self.con.execute("SELECT dense, COUNT(*) FROM chunks GROUP BY dense").fetchall())
+        return {"dense": rows.get(DENSE_DONE, 0), "pending": rows.get(DENSE_PENDING, 0),
+                "failed": rows.get(DENSE_FAILED, 0)}
+
+    def dense_coverage(self, counts: dict[str, int] | None = None) -> float:
+        """Share of chunks that dense search can find (1.0 when every chunk has its vector); cached per
+        committed generation (searches ask for it every time)."""
+        gen = self._gen
+        if counts is None and self._coverage is not None and self._coverage[0] == gen:
+            return self._coverage[1]
+        c = counts or self.dense_counts()
+        total = c["dense"] + c["pending"] + c["failed"]
+        value = round(c["dense"] / total, 4) if total else 1.0
+        self._coverage = (gen, value)
+        return value
 
     def close(self) -> None:
         self.con.close()
@@ -227,148 +288,5 @@ class LocalStore:
         return StoreWriter(self)
 
 
-class StoreWriter:
-    """Holds the writer lock; batches whole sources into transactions committed with ``commit()``."""
-
-    def __init__(self, store: LocalStore) -> None:
-        self.store = store
-        self.lock = WriterLock(store.dir)
-        self._open = False
-
-    def __enter__(self) -> StoreWriter:
-        self.lock.acquire()
-        self.store.refresh()
-        self._begin()
-        return self
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        try:
-            if exc_type is None:
-                self.commit(reopen=False)
-            elif self._open:
-                self.store.con.execute("ROLLBACK")
-                self._open = False
-        finally:
-            self.lock.release()
-
-    def _begin(self) -> None:
-        self.store.con.execute("BEGIN IMMEDIATE")
-        self._open = True
-        self.pending = 0
-        self.dirty = False
-
-    def commit(self, reopen: bool = True) -> None:
-        """Flush vectors at generation+1, then commit SQLite (the order is the crash-safety contract).
-        A transaction that changed nothing commits without a new generation (caches stay valid)."""
-        if not self._open:
-            return
-        con = self.store.con
-        if self.dirty:
-            gen = self.store.generation() + 1
-            self.store.vector_index.flush(gen)
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
-            self.store._gen = gen
-        con.execute("COMMIT")
-        self._open = False
-        if reopen:
-            self._begin()
-
-    def _source_id(self, path: str) -> int | None:
-        row = self.store.con.execute("SELECT id FROM sources WHERE path=?", (path,)).fetchone()
-        return row[0] if row else None
-
-    def _drop_chunks(self, source_id: int, from_offset: int | None = None) -> int:
-        con = self.store.con
-        cond, args = "source_id=?", [source_id]
-        if from_offset is not None:
-            cond += " AND byte_start >= ?"
-            args.append(from_offset)
-        ids = [r[0] for r in con.execute(f"SELECT id FROM chunks WHERE {cond}", args)]
-        if ids:
-            for i in range(0, len(ids), 900):
-                part = ids[i : i + 900]
-                marks = ",".join("?" * len(part))
-                con.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", part)
-                con.execute(f"DELETE FROM chunks WHERE id IN ({marks})", part)
-            self.store.vector_index.remove(np.asarray(ids, np.int64))
-        return len(ids)
-
-    def upsert_source(
-        self,
-        state: SourceState,
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        *,
-        from_offset: int | None = None,
-        reader_version: int = 0,
-    ) -> None:
-        """Replace a source's chunks (all of them, or with ``from_offset`` only those starting at or after
-        that byte offset: the appended-file case) and record its new state."""
-        from pisteur.retrieve.analysis import analyze
-
-        con = self.store.con
-        sid = self._source_id(state.path)
-        now = time.strftime("%Y-%m-%dT%H:%M:%S")
-        row = (state.size, state.mtime_ns, state.fingerprint, state.reader, reader_version,
-               state.resume_offset, state.status, state.reason, now)
-        if sid is None:
-            sid = con.execute(
-                "INSERT INTO sources (size, mtime_ns, fingerprint, reader, reader_version, resume_offset,"
-                " status, reason, indexed_at, path) VALUES (?,?,?,?,?,?,?,?,?,?)", (*row, state.path)
-            ).lastrowid
-        else:
-            self._drop_chunks(sid, from_offset)
-            con.execute(
-                "UPDATE sources SET size=?, mtime_ns=?, fingerprint=?, reader=?, reader_version=?,"
-                " resume_offset=?, status=?, reason=?, indexed_at=? WHERE id=?", (*row, sid)
-            )
-        base_ord = 0
-        if from_offset is not None:
-            base_ord = con.execute("SELECT COALESCE(MAX(ord)+1, 0) FROM chunks WHERE source_id=?", (sid,)).fetchone()[0]
-        new_ids = []
-        for j, ch in enumerate(chunks):
-            cols = [ch.meta.get(c) for c in _COLUMNS]
-            cid = con.execute(
-                "INSERT INTO chunks (source_id, ord, kind, text, meta, session_id, project, ts_first, ts_last,"
-                " line_start, line_end, byte_start, byte_end, tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sid, base_ord + j, ch.kind, ch.text, json.dumps(ch.meta, ensure_ascii=False), *cols,
-                 ch.line_start, ch.line_end, ch.byte_start, ch.byte_end, ch.tokens),
-            ).lastrowid
-            con.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (cid, " ".join(analyze(ch.text))))
-            new_ids.append(cid)
-        if new_ids:
-            self.store.vector_index.add(np.asarray(new_ids, np.int64), vectors)
-        total = con.execute("SELECT COUNT(*) FROM chunks WHERE source_id=?", (sid,)).fetchone()[0]
-        con.execute("UPDATE sources SET chunks=? WHERE id=?", (total, sid))
-        self.pending += len(chunks)
-        self.dirty = True
-
-    def reanalyze(self) -> int:
-        """Rebuild the lexical terms of every chunk (after an analyser change); vectors are untouched."""
-        from pisteur.retrieve.analysis import analyze
-
-        con = self.store.con
-        con.execute("DELETE FROM chunks_fts")
-        n = 0
-        for cid, text in con.execute("SELECT id, text FROM chunks ORDER BY id").fetchall():
-            con.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (cid, " ".join(analyze(text))))
-            n += 1
-        self.dirty = True
-        return n
-
-    def delete_source(self, path: str) -> int:
-        sid = self._source_id(path)
-        if sid is None:
-            return 0
-        n = self._drop_chunks(sid)
-        self.store.con.execute("DELETE FROM sources WHERE id=?", (sid,))
-        self.dirty = True
-        return n
-
-    def set_manifest(self, data: dict[str, Any]) -> None:
-        """Write the manifest; call before adding chunks (the vector layer is re-opened for its settings)."""
-        mf.write(self.store.dir, data)
-        self.store._manifest = mf.read(self.store.dir) or data
-        self.store._vec = None
-        self.store.refresh()
-        self.dirty = True
+class CorruptIndex(ValueError):
+    """index.sqlite is not a pisteur index (empty, truncated, another file)."""

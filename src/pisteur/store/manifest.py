@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: chunks carry a content hash and a dense state (store/migrate.py)
+MIGRATABLE = (1,)  # older versions this pisteur upgrades in place
 MANIFEST = "manifest.json"
 # Keys whose change makes stored vectors or chunks incompatible.
 IDENTITY_KEYS = ("model.spec", "model.dims", "model.query_prefix", "model.document_prefix",
@@ -48,12 +49,13 @@ def diff(existing: dict[str, Any], wanted: dict[str, Any]) -> list[tuple[str, An
     return out
 
 
-def read(index_dir: Path) -> dict[str, Any] | None:
+def read(index_dir: Path, any_version: bool = False) -> dict[str, Any] | None:
     p = Path(index_dir) / MANIFEST
     if not p.exists():
         return None
     data = json.loads(p.read_text(encoding="utf-8"))
-    if data.get("schema_version") != SCHEMA_VERSION:
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION and not (version in MIGRATABLE and any_version):
         raise RuntimeError(
             f"index {index_dir} has schema version {data.get('schema_version')}, this pisteur reads "
             f"{SCHEMA_VERSION}: re-index with --rebuild"
