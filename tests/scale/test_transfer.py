@@ -119,3 +119,14 @@ def test_cli_export_import_migrate(tmp_path: Path) -> None:
                                  "--precision", "binary", "--ann", "binary"])
     assert r.exit_code == 0, r.output
     assert open_store(tmp_path / "c").stats()["chunks"] == n
+
+
+def test_export_refuses_an_index_whose_vectors_are_not_finished(tmp_path: Path) -> None:
+    from pisteur.store.transfer import ExportTargetError
+
+    src = build_index(tmp_path, [corpus(tmp_path)], embedder=HashEmbedder(dims=64), lexical_only=True)
+    with pytest.raises(ExportTargetError, match="have no vector yet: run `pisteur index`"):
+        export_index(src, tmp_path / "exp")
+    assert not (tmp_path / "exp" / "chunks.jsonl").exists()
+    index_paths(src, [tmp_path / "docs"], embedder=HashEmbedder(dims=64))  # finishes the vectors
+    assert export_index(src, tmp_path / "exp")["chunks"] > 0

@@ -211,6 +211,12 @@ def export_index(index_dir: Path, out: Path) -> dict[str, Any]:
     check_export_target(out)
     store = open_store(index_dir, readonly=True)
     try:
+        missing = store.dense_counts()
+        if missing["pending"] or missing["failed"]:
+            # an export carries one vector per chunk; a chunk still waiting for its vector has none yet
+            raise ExportTargetError(
+                f"{missing['pending'] + missing['failed']} chunks of {index_dir} have no vector yet: run "
+                f"`pisteur index` to finish them, then export")
         return write_export(iter_local(store), out, store.manifest(), store.sources())
     finally:
         store.close()
