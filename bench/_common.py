@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -232,6 +232,20 @@ def command_line(argv: Sequence[str] | None = None) -> str:
 
 
 # -- results --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tables:
+    """Rows collected while a script runs, in the shape ``bench/make_docs.py`` renders:
+    ``{"TABLE": {"columns": [...], "rows": [[...], ...]}}`` (pass ``.tables`` inside the results)."""
+
+    tables: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+
+    def add(self, table: str, columns: Sequence[str], row: Sequence[Any]) -> None:
+        t = self.tables.setdefault(table, {"columns": list(columns), "rows": []})
+        if t["columns"] != list(columns):
+            raise ValueError(f"table {table}: columns changed")
+        t["rows"].append(list(row))
 
 
 def write_result(

@@ -115,3 +115,75 @@ def test_sms_export_is_read_as_messages_with_dictionary_forms(tmp_path: Path) ->
     assert len(segs) == 400 and {s.kind for s in segs} == {"message"}
     text = " ".join(s.text for s in segs).lower()
     assert any(f" {w} " in f" {text} " for w in ("rdv", "tkt", "dsl", "stp", "slt", "mrc"))
+
+
+TEXTS = [
+    "Le suspect a été interpellé devant la gare de Lyon après un contrôle routier.",
+    "Rendez-vous ce soir au tabac, t'inquiète je ramène le colis.",
+    "La migration de la base SQLite a échoué : ALTER TABLE n'est pas supporté.",
+    "Le procès-verbal d'audition mentionne un véhicule volé et un rendez-vous à la gare.",
+    "Les enquêteurs ont saisi le téléphone du suspect lors de la garde à vue.",
+    "Le test d'idempotence échoue car la synchronisation crée des messages en double.",
+    "Un contrôle routier a permis de retrouver le véhicule volé près de la gare.",
+]
+
+
+def test_bm25_replica_matches_the_store(tmp_path: Path) -> None:
+    """bench/_bm25.py is a copy of the store's lexical score kept for speed: it must give the same scores."""
+    from _bm25 import Bm25
+    from helpers import HashEmbedder
+
+    from pisteur.indexer import index_paths
+    from pisteur.retrieve.analysis import analyze, analyze_query
+    from pisteur.store import open_store
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i, t in enumerate(TEXTS):
+        (docs / f"d{i}.txt").write_text(t, encoding="utf-8")
+    index_paths(tmp_path / "idx", [docs], embedder=HashEmbedder())
+    store = open_store(tmp_path / "idx")
+    hits = store.get([cid for cid, _ in store.lexical_search(analyze_query("gare"), 100)])
+    assert hits
+    ids = [int(h.id) for h in store.get(list(range(1, 100)))]
+    texts = [h.text for h in store.get(ids)]
+    replica = Bm25([analyze(t) for t in texts])
+    for query in ("gare", "véhicule volé près de la gare", "rendez-vous au tabac", "migration SQLite échoue",
+                  "suspect suspect garde à vue"):
+        terms = analyze_query(query)
+        got = dict(store.lexical_search(terms, 100))
+        want = replica.scores(terms)
+        assert got, query
+        for cid, score in got.items():
+            assert score == pytest.approx(want[ids.index(cid)], rel=1e-6, abs=1e-9), query
+        assert {ids[i] for i in np.flatnonzero(want > 0)} == set(got), query
+
+
+def test_fusion_and_ndcg_used_by_the_tuning_scripts_are_the_products() -> None:
+    """bench/piaf_tune.py fuses whole score matrices (vectorised) and computes nDCG@10 from the gold passage's
+    rank: both must equal pisteur.retrieve.fusion and pisteur.evaluate.metrics on the same lists."""
+    import piaf_tune
+
+    from pisteur.evaluate.metrics import ndcg_at
+    from pisteur.retrieve.fusion import fuse
+
+    rng = np.random.default_rng(4)
+    n_docs, n = 300, piaf_tune.N
+    mats = {"a": rng.normal(size=(5, n_docs)), "b": rng.gamma(2.0, size=(5, n_docs))}
+    ranks = {k: piaf_tune.ranks(v) for k, v in mats.items()}
+    gold = rng.integers(0, n_docs, size=5)
+    for how, method, norm in (("rrf", "rrf", "minmax"), ("minmax", "weighted", "minmax"),
+                              ("zscore", "weighted", "zscore")):
+        fused = 0.7 * piaf_tune.norm_list(mats["a"], ranks["a"], how) + 1.3 * piaf_tune.norm_list(
+            mats["b"], ranks["b"], how)
+        for q in range(5):
+            lists = [[(int(d), float(m[q, d])) for d in np.argsort(-m[q], kind="stable")[:n]] for m in mats.values()]
+            want = fuse(lists, method, [0.7, 1.3], norm=norm)
+            top = [d for d, _ in want[:20]]
+            got = sorted(top, key=lambda d: -fused[q, d])
+            assert got == top, how
+            assert np.allclose([fused[q, d] for d in top], [s for _, s in want[:20]]), how
+        rows = np.arange(5)
+        ndcg = np.mean([ndcg_at([str(d) for d in np.argsort(-fused[q], kind="stable")], {str(gold[q]): 1}, 10)
+                        for q in rows])
+        assert piaf_tune.ndcg10(fused, gold, rows) == pytest.approx(ndcg)
