@@ -221,14 +221,25 @@ def git_commit() -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
+def _portable(arg: str, prev: str | None) -> str:
+    """A path of this machine outside the repository becomes a placeholder (``--index /x/y`` -> ``--index INDEX``):
+    result files and the docs generated from them name no machine path."""
+    path = Path(arg)
+    if not path.is_absolute():
+        return arg
+    if path.is_relative_to(REPO_DIR):
+        return str(path.relative_to(REPO_DIR))
+    if prev and prev.startswith("--"):
+        return prev.lstrip("-").replace("-", "_").upper()
+    return "PATH"
+
+
 def command_line(argv: Sequence[str] | None = None) -> str:
-    """The command that produced a result, as the user would type it (script path relative to the repo)."""
+    """The command that produced a result, as the user would type it (paths relative to the repository, other
+    machine paths as placeholders)."""
     args = list(sys.argv if argv is None else argv)
-    if args:
-        script = Path(args[0])
-        if script.is_absolute() and script.is_relative_to(REPO_DIR):
-            args[0] = str(script.relative_to(REPO_DIR))
-    return "python " + shlex.join(args)
+    out = [_portable(a, args[i - 1] if i else None) for i, a in enumerate(args)]
+    return "python " + shlex.join(out)
 
 
 # -- results --------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
     nice python bench/piaf_sms_pipeline.py [SMS_DEV] [--k 20] [--held-out]   # default $PISTEUR_EVAL_DIR/sms-dev
 
-Queries and targets are those of ``bench/sms_expansion.py`` (the expansion helper's bench): for a standard-form
+Queries and targets are those of ``bench/sms_expansion.py``: for a standard-form
 query, the targets are the SMS whose hand normalisation has the query's words while the raw SMS has not. The 500
 raw SMS are indexed (one ``message`` chunk each, e5 vectors) in a temporary folder that is deleted at the end;
 no message is printed or kept. Score: targets within the top ``k`` of ``search()`` per configuration.

@@ -187,3 +187,11 @@ def test_fusion_and_ndcg_used_by_the_tuning_scripts_are_the_products() -> None:
         ndcg = np.mean([ndcg_at([str(d) for d in np.argsort(-fused[q], kind="stable")], {str(gold[q]): 1}, 10)
                         for q in rows])
         assert piaf_tune.ndcg10(fused, gold, rows) == pytest.approx(ndcg)
+
+
+def test_recorded_commands_name_no_machine_path() -> None:
+    repo = str(_common.REPO_DIR)
+    cmd = _common.command_line([f"{repo}/bench/x.py", "/data/gen/claude/projects", "--index", "/var/tmp/i", "-k", "3"])
+    assert cmd == "python bench/x.py PATH --index INDEX -k 3"
+    for f in (BENCH / "results").glob("*.json"):
+        assert "/tmp/" not in json.loads(f.read_text(encoding="utf-8"))["command"], f
