@@ -138,7 +138,7 @@ def render_block(name: str, table: str | None, results: dict[str, Result]) -> st
         if not names:
             raise BenchError(f"no result file matches bench/results/{name}.json")
         body = render_scale_index(names, [results[n] for n in names])
-        return body + "".join(provenance(n, results[n]) for n in names)
+        return body + "\n" + "\n".join(provenance(n, results[n]) for n in names)
     if name not in results:
         raise BenchError(f"the docs use bench/results/{name}.json, which does not exist")
     res = results[name]
