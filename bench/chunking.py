@@ -1,10 +1,10 @@
-"""Choose the default chunk size/overlap by measurement on piaf-dev (issue 2, item 5).
+"""Choose the default chunk size/overlap by measurement on piaf-dev.
 
 Each passage is chunked with pisteur's chunker (e5 token counts), every chunk embedded (cached), and a query's
 document score is the max over the document's chunks (the product's document-level judgment). Reports nDCG@10
 and recall@10 per (model, size, overlap).
 
-    PISTEUR_CACHE=/work/cache python bench/chunking.py --shared ../shared --models e5 use-m3
+    python bench/chunking.py [--piaf DIR] --models e5 use-m3     # DIR default: $PISTEUR_EVAL_DIR/piaf-dev
 """
 
 from __future__ import annotations
@@ -15,27 +15,25 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import command_line, eval_path, write_result
 
 from pisteur.chunk import split_text
 from pisteur.embed import load_embedder
 from pisteur.embed.cache import CachedEmbedder
+from pisteur.evaluate.beir import load_dataset
 from pisteur.evaluate.metrics import ndcg_at, recall_at
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--shared", type=Path, default=Path("../shared"))
+    ap.add_argument("--piaf", type=Path, help="piaf-dev in BEIR layout (default: $PISTEUR_EVAL_DIR/piaf-dev)")
     ap.add_argument("--models", nargs="+", default=["e5", "use-m3"])
     ap.add_argument("--configs", nargs="+", default=["128:16", "192:24", "256:32", "256:0", "384:48", "512:64"])
     a = ap.parse_args()
-    d = a.shared / "eval/piaf-dev"
-    corpus = [json.loads(line) for line in open(d / "corpus.jsonl", encoding="utf-8")]
-    queries = {r["id"]: r["text"] for r in map(json.loads, open(d / "queries.jsonl", encoding="utf-8"))}
-    qrels: dict[str, dict[str, int]] = {}
-    for line in list(open(d / "qrels.tsv", encoding="utf-8"))[1:]:
-        q, doc, s = line.split("\t")
-        qrels.setdefault(q, {})[doc] = int(s)
-    qids = [q for q in queries if q in qrels]
+    ds = load_dataset(eval_path(a.piaf, "piaf-dev"))
+    corpus = [{"id": d, "text": doc["text"]} for d, doc in ds.corpus.items()]
+    queries, qrels = ds.queries, ds.qrels
+    qids = list(ds.judged_queries())
     counter = load_embedder("e5", workers=1)
     rows = []
     for spec in a.models:
@@ -67,9 +65,10 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
         emb.close()
-    print("\n| model | size | overlap | chunks | nDCG@10 | recall@10 |\n|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['model']} | {r['size']} | {r['overlap']} | {r['chunks']} | {r['ndcg@10']} | {r['recall@10']} |")
+    cols = ["model", "size", "overlap", "chunks", "nDCG@10", "recall@10"]
+    table = [[r["model"], r["size"], r["overlap"], r["chunks"], r["ndcg@10"], r["recall@10"]] for r in rows]
+    tables = {"piaf": {"columns": cols, "rows": table}}
+    print(write_result("chunking", command_line(), {"rows": rows, "tables": tables}))
 
 
 if __name__ == "__main__":

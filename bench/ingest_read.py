@@ -1,6 +1,6 @@
 """Reader throughput: discover + read every file under the given folders (no chunking, no embedding).
 
-    nice python bench/ingest_read.py /work/shared/data/claude-code-sessions-spotter [--repeat 5]
+    nice python bench/ingest_read.py [PATH ...] [--repeat 5]      # default: bench/data/claude-sessions
 
 Prints files, bytes, segments by kind, and the best wall time of the repeats (MB/s, lines/s).
 """
@@ -11,6 +11,8 @@ import argparse
 import time
 from collections import Counter
 from pathlib import Path
+
+from _common import DATA_DIR, command_line, write_result
 
 from pisteur.ingest import discover, read
 from pisteur.types import SkipFile
@@ -37,7 +39,7 @@ def run(paths: list[Path]) -> tuple[float, int, int, Counter, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("paths", nargs="+", type=Path)
+    ap.add_argument("paths", nargs="*", type=Path, default=[DATA_DIR / "claude-sessions"])
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     best = None
@@ -48,6 +50,10 @@ def main() -> None:
     elapsed, size, lines, kinds, nfiles = best
     print(f"files={nfiles} bytes={size} lines={lines} segments={sum(kinds.values())} {dict(kinds)}")
     print(f"best of {args.repeat}: {elapsed:.3f} s  {size / elapsed / 1e6:.1f} MB/s  {lines / elapsed:,.0f} lines/s")
+    print(write_result("ingest_read", command_line(), {
+        "files": nfiles, "bytes": size, "lines": lines, "segments": dict(kinds), "repeat": args.repeat,
+        "best_s": round(elapsed, 4), "mb_per_s": round(size / elapsed / 1e6, 2),
+        "lines_per_s": round(lines / elapsed)}))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 bench index of piaf-dev with the product chunker), by coordinate ascent on the train half of the queries;
 report the held-out half. Document-level: chunks are re-ordered, then documents deduplicated.
 
-    PISTEUR_CACHE=/work/cache nice python bench/piaf_rerank_product_tune.py [--depth 30]
+    nice python bench/piaf_rerank_product_tune.py [--depth 30] [--piaf DIR]   # default $PISTEUR_EVAL_DIR/piaf-dev
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _common import command_line, eval_path, write_result  # noqa: E402
 
 from pisteur.embed import load_embedder  # noqa: E402
 from pisteur.evaluate.beir import load_dataset, split_queries  # noqa: E402
 from pisteur.evaluate.index import build_index, doc_id_of  # noqa: E402
+from pisteur.evaluate.metrics import ndcg_at  # noqa: E402
 from pisteur.evaluate.qcache import QueryCachedEmbedder  # noqa: E402
 from pisteur.retrieve.pipeline import search  # noqa: E402
 from pisteur.retrieve.rerank import register_reranker  # noqa: E402
@@ -27,7 +30,6 @@ from pisteur.retrieve.rerank.features import combine  # noqa: E402
 from pisteur.retrieve.rerank.offline import DEFAULT_WEIGHTS, OfflineReranker  # noqa: E402
 from pisteur.store import open_store  # noqa: E402
 
-PIAF = Path("/work/shared/eval/piaf-dev")
 GRID = [-1, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6]
 RECORDED: list = []
 
@@ -48,21 +50,16 @@ register_reranker("record")(lambda arg, **o: Recorder())
 
 
 def ndcg_doc(order_docs: list[str], gold: str) -> float:
-    seen: list[str] = []
-    for d in order_docs:
-        if d not in seen:
-            seen.append(d)
-            if d == gold:
-                r = len(seen) - 1
-                return 1 / np.log2(r + 2) if r < 10 else 0.0
-    return 0.0
+    """nDCG@10 of the document ranking (chunks deduplicated to their document, first occurrence kept)."""
+    return ndcg_at(list(dict.fromkeys(order_docs)), {gold: 1}, 10)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--depth", type=int, default=30)
+    ap.add_argument("--piaf", type=Path, help="piaf-dev in BEIR layout (default: $PISTEUR_EVAL_DIR/piaf-dev)")
     args = ap.parse_args()
-    ds = load_dataset(PIAF)
+    ds = load_dataset(eval_path(args.piaf, "piaf-dev"))
     e5 = load_embedder("e5", workers=1)
     built = build_index(ds, e5)
     store = open_store(built.path)
@@ -106,6 +103,7 @@ def main() -> None:
     report["tuned"] = {f: round(score(w, f), 4) for f in ("train", "test", "all")}
     report["weights"] = w
     print(json.dumps(report, indent=1))
+    print(write_result(f"piaf_rerank_product_tune-depth{args.depth}", command_line(), report), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Tune the offline reranker's linear weights on piaf-dev (coordinate ascent on the train half), report
 train / held-out test / all.
 
-    PISTEUR_CACHE=/work/cache nice python bench/piaf_rerank_tune.py [--depth 30]
+    nice python bench/piaf_rerank_tune.py [--depth 30] [--piaf DIR]   # DIR default: $PISTEUR_EVAL_DIR/piaf-dev
 
 First stage = the default fusion (z-score, e5 1.0 + BM25 1.0, top 100 per list). The reranker re-scores the
 top ``depth`` candidates with features from ``pisteur.retrieve.rerank.features``.
@@ -10,13 +10,13 @@ top ``depth`` candidates with features from ``pisteur.retrieve.rerank.features``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from piaf_common import load  # noqa: E402
+from _common import command_line, write_result  # noqa: E402
+from piaf_common import add_piaf_argument, load  # noqa: E402
 from piaf_tune import N, norm_list, ranks  # noqa: E402
 
 from pisteur.evaluate.beir import split_queries  # noqa: E402
@@ -30,8 +30,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--depth", type=int, default=30)
     ap.add_argument("--no-use", action="store_true")
+    add_piaf_argument(ap)
     args = ap.parse_args()
-    ds, doc_ids, texts, qids, qtexts, mats, vecs, bm = load()
+    ds, doc_ids, texts, qids, qtexts, mats, vecs, bm = load(args.piaf)
     pos = {d: i for i, d in enumerate(doc_ids)}
     gold = np.array([pos[next(d for d, g in ds.qrels[q].items() if g > 0)] for q in qids])
     tr = set(split_queries(qids, "train"))
@@ -94,7 +95,8 @@ def main() -> None:
     allr = np.arange(len(qids))
     out = {k: round(score(w, r), 4) for k, r in (("train", train), ("test", test), ("all", allr))}
     print("TUNED", out, w)
-    json.dump({"depth": D, "weights": w, "ndcg@10": out}, open(f"/tmp/rerank_tune_{D}.json", "w"), indent=1)
+    print(write_result(f"piaf_rerank_tune-depth{D}", command_line(), {"depth": D, "weights": w, "ndcg@10": out}),
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

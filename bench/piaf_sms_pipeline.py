@@ -1,8 +1,8 @@
 """The SMS abbreviation task through the *product* pipeline (store + fusion + rerank), not an in-memory BM25.
 
-    PISTEUR_CACHE=/work/cache nice python bench/piaf_sms_pipeline.py /work/shared/eval/sms-dev [--k 20] [--held-out]
+    nice python bench/piaf_sms_pipeline.py [SMS_DEV] [--k 20] [--held-out]   # default $PISTEUR_EVAL_DIR/sms-dev
 
-Queries and targets are those of ``bench/sms_expansion.py`` (the expansion helper's bench): for a standard-form
+Queries and targets are those of ``bench/sms_expansion.py``: for a standard-form
 query, the targets are the SMS whose hand normalisation has the query's words while the raw SMS has not. The 500
 raw SMS are indexed (one ``message`` chunk each, e5 vectors) in a temporary folder that is deleted at the end;
 no message is printed or kept. Score: targets within the top ``k`` of ``search()`` per configuration.
@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import random  # noqa: E402
 
+from _common import Tables, command_line, eval_path, write_result  # noqa: E402
 from sms_expansion import (  # noqa: E402
     BRIEF_QUERIES,
     CONCEPT_QUERIES,
@@ -47,6 +48,7 @@ from pisteur.store import open_store  # noqa: E402
 from pisteur.store.base import SourceState  # noqa: E402
 from pisteur.types import KIND_MESSAGE, Chunk  # noqa: E402
 
+TABLES = Tables()
 CONFIGS = {
     "hybrid, no expansion, no rerank": {"expand": False, "rerank": "none"},
     "hybrid + expansion, no rerank": {"rerank": "none"},
@@ -96,8 +98,8 @@ def grid() -> dict[str, dict]:
 
 
 def score(store, qemb, pairs, tq, opts, k, only=None) -> tuple[int, int, int, int, int]:
-    """(targets in top k, targets, same with the SMS holding the standard form set aside, issue examples
-    in top k, issue-example targets)."""
+    """(targets in top k, targets, same with the SMS holding the standard form set aside, reference examples
+    in top k, reference-example targets)."""
     found = aside = brief = total = brief_total = 0
     for q, tset in tq.items():
         tset = tset if only is None else tset & only
@@ -136,6 +138,8 @@ def held_out(store, qemb, pairs, tq, configs, k, seed) -> None:
                 f, t, a, _, _ = score(store, qemb, pairs, tq, opts, k, only=test)
                 print(f"held-out {label} mined SMS dictionary | {name:40s} | {f}/{t} = {f / t:.1%} | "
                       f"{a}/{t} = {a / t:.1%}", flush=True)
+                TABLES.add("held-out", ["split", "configuration", "targets in top 20", "set aside"],
+                           [f"{label} mined", name, f"{f}/{t} = {f / t:.1%}", f"{a}/{t} = {a / t:.1%}"])
     finally:
         pipeline._expand = saved
 
@@ -174,12 +178,13 @@ def concepts(tmp: Path, emb, cached, background: list[str]) -> None:
             top = [h.meta["n"] for h in search(store, qemb, q, k=10, **opts).hits]
             row.append(f"{sum(1 for n in top if n in want)}/10")
         print(f"| {q} | " + " | ".join(row) + " |", flush=True)
+        TABLES.add("concepts", ["query", *configs], [q, *row])
     store.close()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("folder", type=Path)
+    ap.add_argument("folder", type=Path, nargs="?", help="sms-dev (default: $PISTEUR_EVAL_DIR/sms-dev)")
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--weights-expansion", type=float, nargs="*", default=[])
     ap.add_argument("--variants", action="store_true", help="also run fusion variants (merge, fill, ...)")
@@ -188,12 +193,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--concepts", action="store_true", help="only the concept task (insults/threats), top 10")
     args = ap.parse_args()
-    pairs = load_pairs(args.folder)
+    pairs = load_pairs(eval_path(args.folder, "sms-dev"))
     emb = load_embedder("e5", workers=1)
     cached = CachedEmbedder(emb)
     with tempfile.TemporaryDirectory() as tmp:
         if args.concepts:
             concepts(Path(tmp), emb, cached, [p["raw"] for p in pairs])
+            print(write_result("piaf_sms_pipeline-concepts", command_line(), {"tables": TABLES.tables}),
+                  file=sys.stderr)
             return
         build(Path(tmp) / "idx", emb, cached, [p["raw"] for p in pairs])
         store = open_store(Path(tmp) / "idx")
@@ -208,19 +215,24 @@ def main() -> None:
         tq = {q: set(targets(pairs, q)) for q in QUERIES}
         total = sum(len(t) for t in tq.values())
         brief_total = sum(len(tq[q]) for q in BRIEF_QUERIES)
-        print(f"{len(QUERIES)} queries, {total} targets (issue examples: {brief_total}); top {args.k}; second"
+        print(f"{len(QUERIES)} queries, {total} targets (reference examples: {brief_total}); top {args.k}; second"
               " figure: the same with the SMS that already hold the standard form set aside")
         for name, opts in configs.items():
             found, total, aside, brief, brief_total = score(store, qemb, pairs, tq, opts, args.k)
             print(
                 f"{name:45s} {found}/{total} = {found / total:.1%}   set aside {aside}/{total} = "
-                f"{aside / total:.1%}   issue examples {brief}/{brief_total} = {brief / max(brief_total, 1):.1%}",
+                f"{aside / total:.1%}   reference examples {brief}/{brief_total} = {brief / max(brief_total, 1):.1%}",
                 flush=True,
             )
+            cols = ["configuration", f"targets in top {args.k}", "set aside", "the 9 reference examples"]
+            TABLES.add("in-sample", cols, [name, f"{found}/{total} = {found / total:.1%}",
+                                           f"{aside}/{total} = {aside / total:.1%}",
+                                           f"{brief}/{brief_total} = {brief / max(brief_total, 1):.1%}"])
         if args.held_out:
             held = {n: o for n, o in CONFIGS.items() if "no expansion" not in n and "bm25 + expansion +" not in n}
             held_out(store, qemb, pairs, tq, held, args.k, args.seed)
         store.close()
+    print(write_result("piaf_sms_pipeline", command_line(), {"k": args.k, "tables": TABLES.tables}), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Latency of the default search (expansion + fusion + offline rerank) at ~10k chunks, warm, k=10.
 
-    PISTEUR_CACHE=/work/cache nice python bench/piaf_speed.py [--chunks 10000] [--queries 200]
+    nice python bench/piaf_speed.py [--chunks 10000] [--queries 200] [--piaf DIR]  # $PISTEUR_EVAL_DIR/piaf-dev
 
 The 10k-chunk index is the piaf-dev bench index (1,584 chunks of real French Wikipedia paragraphs with
 their real e5 vectors) copied until it holds ``--chunks`` chunks (each copy is another source), written
@@ -19,10 +19,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: see src/pist
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from _common import command_line, eval_path, percentile, write_result
 
 from pisteur.chunk import ChunkerConfig
 from pisteur.config import cache_dir
@@ -34,8 +35,6 @@ from pisteur.retrieve.pipeline import search
 from pisteur.store import open_store
 from pisteur.store.base import SourceState
 from pisteur.types import Chunk
-
-PIAF = Path("/work/shared/eval/piaf-dev")
 
 
 def make_big(src_dir: Path, dst: Path, target: int, embedder) -> int:
@@ -71,15 +70,16 @@ def make_big(src_dir: Path, dst: Path, target: int, embedder) -> int:
 
 
 def pct(xs: list[float], p: float) -> float:
-    return float(np.percentile(np.asarray(xs), p))
+    return percentile(xs, p)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chunks", type=int, default=10_000)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--piaf", type=Path, help="piaf-dev in BEIR layout (default: $PISTEUR_EVAL_DIR/piaf-dev)")
     args = ap.parse_args()
-    ds = load_dataset(PIAF)
+    ds = load_dataset(eval_path(args.piaf, "piaf-dev"))
     e5 = load_embedder("e5", workers=1)
     built = build_index(ds, e5)
     big = cache_dir() / "bench" / f"piaf-speed-{args.chunks}-{built.path.name}"
@@ -129,6 +129,10 @@ def main() -> None:
     print(f"overlap gain, same query, sequential - overlapped: median {out['overlap_gain_ms']['median']} ms, "
           f"mean {out['overlap_gain_ms']['mean']} ms")
     print(json.dumps(out, indent=1))
+    out["tables"] = {"speed": {"columns": ["configuration", "p50 ms", "p95 ms", "p50 without the query embedding"],
+                               "rows": [[k, v["p50_ms"], v["p95_ms"], v["without_embed_p50_ms"]]
+                                        for k, v in out["results"].items()]}}
+    print(write_result(f"piaf_speed-{args.chunks}", command_line(), out), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,25 @@
 """Tune first-stage fusion on piaf-dev (train half of the queries), report train / held-out test / all.
 
-    PISTEUR_CACHE=/work/cache nice python bench/piaf_tune.py
+    nice python bench/piaf_tune.py [--piaf DIR]          # DIR default: $PISTEUR_EVAL_DIR/piaf-dev
 
 Each retriever contributes its top-N list (N = 100, as the pipeline asks the store for), then lists are
 fused with RRF or normalised weighted fusion. Metric: nDCG@10 (piaf has one judged passage per query).
+Fusion and nDCG are computed on whole score matrices here (vectorised, for the grid search); a test pins both
+to the product's ``pisteur.retrieve.fusion`` and ``pisteur.evaluate.metrics``. Writes
+``bench/results/piaf_tune.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
-import json
 import sys
 
 import numpy as np
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from piaf_common import load  # noqa: E402
+from _common import command_line, write_result  # noqa: E402
+from piaf_common import add_piaf_argument, load  # noqa: E402
 
 from pisteur.evaluate.beir import split_queries  # noqa: E402
 
@@ -51,7 +55,10 @@ def ndcg10(F: np.ndarray, gold: np.ndarray, rows: np.ndarray) -> float:
 
 
 def main() -> None:
-    ds, doc_ids, texts, qids, qtexts, mats, vecs, bm = load()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_piaf_argument(ap)
+    args = ap.parse_args()
+    ds, doc_ids, texts, qids, qtexts, mats, vecs, bm = load(args.piaf)
     pos = {d: i for i, d in enumerate(doc_ids)}
     gold = np.array([pos[next(d for d, g in ds.qrels[q].items() if g > 0)] for q in qids])
     train = np.array([i for i, q in enumerate(qids) if q in set(split_queries(qids, "train"))])
@@ -74,7 +81,7 @@ def main() -> None:
         normed = {k: norm_list(mats[k], R[k], how) for k in names}
         best = (-1, None)
         for w in itertools.product(grid, repeat=len(names)):
-            if sum(w) == 0 or max(w) != 1 and how != "rrf" and False:
+            if sum(w) == 0:
                 continue
             F = sum(wi * normed[k] for wi, k in zip(w, names, strict=True))
             s = ndcg10(F, gold, train)
@@ -86,7 +93,7 @@ def main() -> None:
         w = best[1]
         F = sum(wi * normed[k] for wi, k in zip(w, names, strict=True))
         report(f"{how} TUNED w={dict(zip(names, w, strict=True))}", F)
-    json.dump(res, open("/tmp/piaf_tune.json", "w"), indent=1)
+    print(write_result("piaf_tune", command_line(), {"ndcg@10": res}), file=sys.stderr)
 
 
 if __name__ == "__main__":

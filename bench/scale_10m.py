@@ -4,7 +4,7 @@ Not a test. Streams blocks of realistic vectors (see ``scale_data.py``) straight
 index (flushing a segment every ``--flush-every`` rows), while an exact float32 top-100 of every query is
 maintained over the same stream. Then measures search like ``scale_bench.py`` (fresh child process).
 
-    nice -n 10 python bench/scale_10m.py --n 10000000 --work /tmp/pisteur-scale/10m
+    nice -n 10 python bench/scale_10m.py --n 10000000 --work WORK/10m
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, write_result  # noqa: E402
 from scale_data import Generator, Truth, queries_from, real_vectors  # noqa: E402
 
 
@@ -66,6 +67,7 @@ def main() -> None:
         del idx
     meta = json.loads((args.work / "build.json").read_text())
     bench = Path(__file__).parent / "scale_bench.py"
+    runs = []
     for variant in ({"candidates": 6000, "rescore_k": 2000}, {"candidates": 16000, "rescore_k": 3000},
                     {"candidates": 6000, "rescore_k": 2000, "threads": 1}):
         out = subprocess.run([sys.executable, str(bench), "--child", "search", "bin-i8", str(meta["generation"]),
@@ -74,6 +76,8 @@ def main() -> None:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         r.update(n=meta["n"], disk_mb=meta["disk_mb"], build_s=meta["index_s"])
         print(json.dumps(r), flush=True)
+        runs.append({"variant": variant, **r})
+    print(write_result(f"scale_10m-{args.n}", command_line(), {"build": meta, "runs": runs}), file=sys.stderr)
 
 
 if __name__ == "__main__":

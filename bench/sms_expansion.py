@@ -1,7 +1,7 @@
 """Bench: does a standard-form query find the SMS that only have the abbreviated or misspelt form?
 
 Data: a BEIR-less folder with ``sms_pairs.jsonl`` (``{"id", "raw", "norm"}``: a real SMS and its hand
-normalisation), e.g. /work/shared/eval/sms-dev. Evaluation only: no message is written anywhere.
+normalisation), e.g. $PISTEUR_EVAL_DIR/sms-dev. Evaluation only: no message is written anywhere.
 
 For each standard-form query ("rendez-vous", "t'inquiète", "désolé", ...), the *targets* are the SMS whose
 normalisation contains the query's words (stemmed surface match) while the raw SMS does not (not even
@@ -13,8 +13,10 @@ Because the shipped SMS dictionary was derived from these same 500 SMS, the scri
 split: it mines raw → norm variants (token alignment) on one half, builds a dictionary from that half only,
 and measures on the other half's targets (both ways round).
 
-    python bench/sms_expansion.py /work/shared/eval/sms-dev [--k 20] [--mine] [--concepts]
-    python bench/sms_expansion.py - --analysis /work/shared/eval/piaf-dev
+    python bench/sms_expansion.py [SMS_DEV] [--k 20] [--mine] [--concepts]    # default $PISTEUR_EVAL_DIR/sms-dev
+    python bench/sms_expansion.py --analysis [PIAF_DEV]                        # default $PISTEUR_EVAL_DIR/piaf-dev
+
+BM25 is ``_bm25.Bm25``, the replica of the store's FTS5 ``bm25()`` (pinned to the store by a test).
 
 ``--concepts`` measures concept queries ("insulte", "menace de mort"): how many of the top 10 are real
 insults/threats among hand-written chat lines mixed into the SMS, next to lines that only talk about them.
@@ -26,16 +28,23 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import math
 import random
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _bm25 import Bm25 as BM25  # noqa: E402
+from _common import Tables, command_line, eval_path, write_result  # noqa: E402
+
+from pisteur.evaluate.beir import load_dataset  # noqa: E402
+from pisteur.evaluate.metrics import ndcg_at  # noqa: E402
 from pisteur.retrieve.analysis import analyze, analyze_query, stem, surface_tokens
-from pisteur.retrieve.expand import Dictionaries, _Dict, expand_query, load_dictionaries
+from pisteur.retrieve.expand import Dictionaries, _Dict, expand_query, load_dictionaries  # noqa: E402
+
+TABLES = Tables()
 
 # Content queries: what a user would search for. Function-word queries (stop words, not indexed by BM25)
 # are reported apart: their standard form is dropped by the analyser, so they measure little.
@@ -46,7 +55,7 @@ QUERIES = [
     "demain", "ouais", "non", "bonjour", "salut", "vraiment", "il y a", "je t'aime", "quoi", "tout à l'heure",
     "toulouse", "montpellier", "batterie", "faculté", "enfin", "maintenant", "peut-être", "anniversaire",
 ]
-BRIEF_QUERIES = QUERIES[:9]  # the examples of issue 3 and of the brief
+BRIEF_QUERIES = QUERIES[:9]  # the reference examples of the project's requirements
 FUNCTION_QUERIES = ["avec", "quand", "tout", "je suis", "c'est", "j'ai", "pour", "dans", "vous", "nous"]
 
 
@@ -82,33 +91,6 @@ def mined_dictionary(pairs: Sequence[dict[str, str]], min_count: int = 1) -> Dic
     return Dictionaries([d])
 
 
-class BM25:
-    def __init__(self, docs: Sequence[list[str]], k1: float = 1.2, b: float = 0.75):
-        self.k1, self.b = k1, b
-        self.tf = [Counter(d) for d in docs]
-        self.len = [len(d) for d in docs]
-        self.avg = sum(self.len) / max(1, len(docs))
-        df: Counter[str] = Counter()
-        for c in self.tf:
-            df.update(c.keys())
-        n = len(docs)
-        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-
-    def rank(self, weights: dict[str, float]) -> list[int]:
-        scores = []
-        for i, c in enumerate(self.tf):
-            s = 0.0
-            for t, w in weights.items():
-                f = c.get(t)
-                if f:
-                    norm = self.k1 * (1 - self.b + self.b * self.len[i] / self.avg)
-                    s += w * self.idf[t] * f * (self.k1 + 1) / (f + norm)
-            scores.append(s)
-        order = sorted(range(len(scores)), key=lambda i: -scores[i])
-        return [i for i in order if scores[i] > 0]
-
-
-@lru_cache(maxsize=4096)
 def _stems(text: str) -> list[str]:
     return [stem(t) for t in surface_tokens(text)]
 
@@ -226,6 +208,8 @@ def concept_bench(pairs: Sequence[dict[str, str]], dicts: Dictionaries) -> None:
         capped = index.rank(dict(exp.lexical_terms(64)))[:10]
         row = [sum(1 for i in r if i in rel) for r in (base, expd[:10], bonus, capped)]
         print(f"| {q} | {row[0]}/10 | {row[1]}/10 | {row[2]}/10 | {row[3]}/10 |")
+        TABLES.add("concepts", ["query", "BM25", "BM25 + expansion", "+ phrase bonus",
+                                "expansion capped at 64 terms (`lexical_terms(64)`)"], [q, *(f"{x}/10" for x in row)])
 
 
 def analysis_ablation(piaf: Path) -> None:
@@ -238,13 +222,10 @@ def analysis_ablation(piaf: Path) -> None:
 
     from pisteur.retrieve import analysis as a
 
-    corpus = [json.loads(line) for line in (piaf / "corpus.jsonl").open(encoding="utf-8")]
-    queries = [json.loads(line) for line in (piaf / "queries.jsonl").open(encoding="utf-8")]
-    qrels: dict[str, set[str]] = defaultdict(set)
-    for line in list((piaf / "qrels.tsv").open(encoding="utf-8"))[1:]:
-        q, d, _ = line.rstrip("\n").split("\t")
-        qrels[q].add(d)
-    ids = [c.get("_id", c.get("id")) for c in corpus]
+    ds = load_dataset(piaf)
+    ids = list(ds.corpus)
+    corpus = [ds.corpus[d] for d in ids]
+    queries = [(q, ds.queries[q]) for q in ds.judged_queries()]
     snowball = Stemmer.Stemmer("french")
     shipped_term = a._plain_term
 
@@ -274,41 +255,42 @@ def analysis_ablation(piaf: Path) -> None:
         row = []
         for accents in (True, False):
             total = n = 0.0
-            for q in queries:
-                rel = qrels.get(q.get("_id", q.get("id")))
-                if not rel:
-                    continue
-                text = q["text"] if accents else strip(q["text"])
+            for qid, qtext in queries:
+                text = qtext if accents else strip(qtext)
                 top = [ids[i] for i in index.rank(dict.fromkeys(a.analyze_query(text), 1.0))[:10]]
-                dcg = sum(1 / math.log2(r + 2) for r, d in enumerate(top) if d in rel)
-                total += dcg / sum(1 / math.log2(r + 2) for r in range(min(10, len(rel))))
+                total += ndcg_at(top, ds.qrels[qid], 10)
                 n += 1
             row.append(f"{total / n:.4f}")
         print(f"| {name} | {row[0]} | {row[1]} |")
+        TABLES.add("analysis", ["analyser", "nDCG@10, queries as written", "nDCG@10, queries without accents"],
+                   [name, *row])
     a._plain_term = shipped_term
     a._analyze_token.cache_clear()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("folder", type=Path)
+    ap.add_argument("folder", type=Path, nargs="?", help="sms-dev (default: $PISTEUR_EVAL_DIR/sms-dev)")
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--mine", action="store_true", help="print mined raw -> norm variants and exit")
     ap.add_argument("--concepts", action="store_true", help="run the concept bench (insults/threats) and exit")
-    ap.add_argument("--analysis", type=Path, metavar="BEIR_DIR",
-                    help="ablation of the French analyser (fold/stem order) with BM25 on a BEIR folder, and exit")
+    ap.add_argument("--analysis", type=Path, metavar="BEIR_DIR", nargs="?", const=Path("-"),
+                    help="ablation of the French analyser (fold/stem order) with BM25 on a BEIR folder (default:"
+                    " $PISTEUR_EVAL_DIR/piaf-dev), and exit")
     args = ap.parse_args()
     if args.analysis:
-        analysis_ablation(args.analysis)
+        analysis_ablation(eval_path(None if str(args.analysis) == "-" else args.analysis, "piaf-dev"))
+        print(write_result("sms_expansion-analysis", command_line(), {"tables": TABLES.tables}), file=sys.stderr)
         return
-    pairs = load_pairs(args.folder)
+    pairs = load_pairs(eval_path(None if str(args.folder) in ("-", "None") else args.folder, "sms-dev"))
     if args.mine:
         for (raw, norm), n in mine(pairs).most_common():
             print(n, repr(raw), "->", repr(norm))
         return
     if args.concepts:
         concept_bench(pairs, load_dictionaries(user=False))
+        print(write_result("sms_expansion-concepts", command_line(), {"tables": TABLES.tables}), file=sys.stderr)
         return
     t0 = time.perf_counter()
     index = BM25([analyze(p["raw"]) for p in pairs])
@@ -343,9 +325,12 @@ def main() -> None:
           f" text has not (k = {args.k})\n")
     print(f"| split | configuration | targets in top {args.k} | same, SMS already holding the standard form"
           " set aside |\n|---|---|---|---|")
+    cols = ["split", "configuration", f"targets in top {args.k}",
+            "same, SMS already holding the standard form set aside"]
     for split, label, strict, skip in rows:
         print(f"| {split} | {label} | {pct(*strict[:2])} | {pct(*skip[:2])} |")
-    print(f"\nthe issue's examples ({', '.join(BRIEF_QUERIES)}), all 500: BM25 {pct(*bb[:2])}, + shipped"
+        TABLES.add("splits", cols, [split, label, pct(*strict[:2]), pct(*skip[:2])])
+    print(f"\nthe reference examples ({', '.join(BRIEF_QUERIES)}), all 500: BM25 {pct(*bb[:2])}, + shipped"
           f" dictionaries {pct(*bs[:2])}; held-out mined-only A→B {pct(*bm[0][:2])}, B→A {pct(*bm[1][:2])}")
     print(f"\nfunction-word queries ({', '.join(FUNCTION_QUERIES)}), all 500: BM25 {pct(*fbase[:2])},"
           f" + shipped dictionaries {pct(*fship[:2])}")
@@ -354,7 +339,13 @@ def main() -> None:
     for q, (h, t) in ship[2].items():
         hb = base[2].get(q, (0, t))[0]
         print(f"| {q} | {t} | {hb} | {h} |")
+        TABLES.add("queries", ["query", "targets", "BM25", "+ expansion"], [q, t, hb, h])
     print(f"\n({time.perf_counter() - t0:.1f} s)")
+    summary = {"reference_examples": {"bm25": bb[:2], "shipped": bs[:2], "mined_a_b": bm[0][:2],
+                                      "mined_b_a": bm[1][:2]},
+               "function_words": {"bm25": fbase[:2], "shipped": fship[:2]}}
+    print(write_result("sms_expansion", command_line(), {"k": args.k, **summary, "tables": TABLES.tables}),
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

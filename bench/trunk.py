@@ -1,6 +1,8 @@
-"""Trunk benchmarks (issue 2): indexing throughput, warm/cold search latency, disk per chunk, re-index time.
+"""Trunk benchmarks: indexing throughput, warm/cold search latency, disk per chunk, re-index time.
 
-Run by hand, not in CI:  python bench/trunk.py --shared ../shared [--quick]
+Run by hand, not in CI:  python bench/trunk.py [--piaf DIR] [--sessions DIR] [--quick]
+(piaf-dev: ``--piaf`` or $PISTEUR_EVAL_DIR/piaf-dev; sessions: bench/data/claude-sessions by default).
+Writes ``bench/results/trunk.json``.
 Prints a JSON summary and a Markdown table for docs/BENCHMARKS.md.
 """
 
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import DATA_DIR, command_line, eval_path, write_result
 
 from pisteur.embed import load_embedder
 from pisteur.indexer import index_paths
@@ -44,16 +47,16 @@ def cpu_peak_gflops(cores: int) -> tuple[float, str]:
     return cores * ghz * per_cycle, f"{cores} cores x {ghz:.2f} GHz x {per_cycle} FLOP/cycle"
 
 
-def piaf_texts(shared: Path, n: int) -> list[str]:
-    rows = [json.loads(line) for line in open(shared / "eval/piaf-dev/corpus.jsonl", encoding="utf-8")]
+def piaf_texts(piaf: Path, n: int) -> list[str]:
+    rows = [json.loads(line) for line in open(piaf / "corpus.jsonl", encoding="utf-8")]
     return [r["text"] for r in rows[:n]]
 
 
-def bench_indexing(shared: Path, n: int) -> dict:
+def bench_indexing(piaf: Path, n: int) -> dict:
     tmp = Path(tempfile.mkdtemp())
     docs = tmp / "docs"
     docs.mkdir()
-    for i, t in enumerate(piaf_texts(shared, n)):
+    for i, t in enumerate(piaf_texts(piaf, n)):
         (docs / f"p{i:05d}.txt").write_text(t, encoding="utf-8")
     os.environ.pop("PISTEUR_CACHE", None)
     out = {}
@@ -78,10 +81,10 @@ def bench_indexing(shared: Path, n: int) -> dict:
     return out
 
 
-def synth_index(idx: Path, shared: Path, n: int, base_texts: int = 300) -> None:
+def synth_index(idx: Path, piaf: Path, n: int, base_texts: int = 300) -> None:
     """n chunks: real piaf passages and real e5 vectors, plus perturbed copies (text suffixed, vector + noise)."""
     emb = load_embedder("e5", workers=2)
-    texts = piaf_texts(shared, base_texts)
+    texts = piaf_texts(piaf, base_texts)
     from pisteur.embed.cache import CachedEmbedder
 
     vecs = CachedEmbedder(emb).embed_documents(texts)
@@ -108,15 +111,15 @@ def synth_index(idx: Path, shared: Path, n: int, base_texts: int = 300) -> None:
     emb.close()
 
 
-def bench_search(shared: Path, sizes: list[int]) -> dict:
+def bench_search(piaf: Path, sizes: list[int]) -> dict:
     out = {}
-    queries = [json.loads(line)["text"] for line in open(shared / "eval/piaf-dev/queries.jsonl", encoding="utf-8")]
+    queries = [json.loads(line)["text"] for line in open(piaf / "queries.jsonl", encoding="utf-8")]
     queries = queries[:60]
     for n in sizes:
         tmp = Path(tempfile.mkdtemp())
         idx = tmp / "idx"
         t = time.perf_counter()
-        synth_index(idx, shared, n)
+        synth_index(idx, piaf, n)
         build = time.perf_counter() - t
         store = open_store(idx)
         emb = load_embedder("e5", workers=1)
@@ -161,8 +164,7 @@ def bench_search(shared: Path, sizes: list[int]) -> dict:
     return out
 
 
-def bench_reindex(shared: Path) -> dict:
-    src = shared / "data/claude-code-sessions-spotter"
+def bench_reindex(src: Path) -> dict:
     tmp = Path(tempfile.mkdtemp())
     idx = tmp / "idx"
     emb = load_embedder("use-m3")  # the first pass only fills the index; the re-index embeds nothing
@@ -183,22 +185,25 @@ def bench_reindex(shared: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--shared", type=Path, default=Path("../shared"))
+    ap.add_argument("--piaf", type=Path, help="piaf-dev in BEIR layout (default: $PISTEUR_EVAL_DIR/piaf-dev)")
+    ap.add_argument("--sessions", type=Path, default=DATA_DIR / "claude-sessions", help="Claude Code sessions")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--only", choices=["indexing", "search", "reindex"], action="append")
     a = ap.parse_args()
     only = set(a.only or ["indexing", "search", "reindex"])
-    res: dict = {"machine": f"{os.cpu_count()} cores, {os.uname().machine}", "date": time.strftime("%Y-%m-%d")}
+    res: dict = {}
+    piaf = eval_path(a.piaf, "piaf-dev") if only & {"indexing", "search"} else Path()
     if "indexing" in only:
-        res["indexing"] = bench_indexing(a.shared, 40 if a.quick else 200)
+        res["indexing"] = bench_indexing(piaf, 40 if a.quick else 200)
         print(json.dumps(res["indexing"], indent=1), flush=True)
     if "search" in only:
-        res["search"] = bench_search(a.shared, [2000] if a.quick else [10_000, 100_000])
+        res["search"] = bench_search(piaf, [2000] if a.quick else [10_000, 100_000])
         print(json.dumps(res["search"], indent=1), flush=True)
     if "reindex" in only:
-        res["reindex"] = bench_reindex(a.shared)
+        res["reindex"] = bench_reindex(a.sessions)
         print(json.dumps(res["reindex"], indent=1), flush=True)
     print(json.dumps(res, indent=1))
+    print(write_result("trunk" + ("-quick" if a.quick else ""), command_line(), res), file=sys.stderr)
 
 
 if __name__ == "__main__":
