@@ -189,7 +189,7 @@ def chunk_segments(segments: Iterable[Segment], config: ChunkerConfig, count: To
         parts = narrow_pieces(seg, pieces) if len(pieces) > 1 and seg.anchors else [None] * len(pieces)
         for (piece, known), part in zip(counted, parts, strict=True):
             meta = dict(seg.meta)
-            if part is not None:
+            if part is not None and "uuids" in seg.meta:  # documents have lines but no message uuids
                 meta["uuids"] = part["uuids"]
             out.append(
                 Chunk(

@@ -26,9 +26,10 @@ from pisteur.ingest import (  # noqa: F401 - importing the modules registers the
     text,
 )
 from pisteur.ingest.base import Reader, get_reader, reader_for, reader_names, register
+from pisteur.ingest.sanitize import fix_result, fix_text, valid_name
 from pisteur.types import ParseResult, SkipFile
 
-READER_VERSION = 1
+READER_VERSION = 2
 
 __all__ = [
     "READER_VERSION",
@@ -65,6 +66,11 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[
     seen_dirs: set[tuple[int, int]] = set()
 
     def consider(path: Path, explicit: bool) -> None:
+        if not valid_name(str(path)):  # a Latin-1 name from an old export: cannot be stored nor printed
+            if reader_for(path) is not None or explicit:
+                shown = Path(fix_text(str(path)))
+                skipped.append((shown, "file name is not valid UTF-8 (rename the file to index it)"))
+            return
         name = reader_for(path)
         if name is None:
             if explicit:
@@ -91,6 +97,9 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[
 
     for root in paths:
         root = Path(root).expanduser()
+        if not valid_name(str(root)):
+            skipped.append((Path(fix_text(str(root))), "path is not valid UTF-8 (rename it to index it)"))
+            continue
         if root.is_file():
             consider(root, explicit=True)
             continue
@@ -123,9 +132,9 @@ def read(path: Path, reader: str, start_offset: int = 0) -> ParseResult:
     anything else: an unexpected error inside a reader is reported as a skip naming the error."""
     impl = get_reader(reader)
     try:
-        return impl.read(Path(path), start_offset)
-    except SkipFile:
-        raise
+        return fix_result(impl.read(Path(path), start_offset))
+    except SkipFile as exc:
+        raise SkipFile(fix_text(str(exc))) from None
     except RecursionError:
         raise SkipFile(f"{reader} reader: structure too deeply nested") from None
     except Exception as exc:  # noqa: BLE001 - the contract is "never crash on bad input"

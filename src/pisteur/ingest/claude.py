@@ -321,13 +321,15 @@ def read_session(path: Path, start_offset: int = 0) -> ParseResult:
                 warnings.append(f"line {line.no}: incomplete last line (file being written?), left for later")
                 break
             resume = line.end
-            if not isinstance(rec, dict):
+            bad_type = isinstance(rec, dict) and not isinstance(rec.get("type", ""), str)
+            if not isinstance(rec, dict) or bad_type:
                 if raw.strip():
                     skipped += 1
                     if listed < 20:
                         listed += 1
                         kind = "not a JSON object" if rec is not None else "malformed JSON"
-                        warnings.append(f"line {line.no}: {kind}, skipped")
+                        warnings.append(f"line {line.no}: {'record type is not a string' if bad_type else kind}, "
+                                        "skipped")
                 if main.unit is not None:
                     main.unit.last = line
                 continue

@@ -46,7 +46,19 @@ def line_segments(
         meta = dict(base_meta or {})
         if meta_for is not None:
             meta.update(meta_for(start, end))
-        out.append(Segment("\n".join(lines[start:end]), KIND_DOCUMENT, meta, start + 1, end))
+        out.append(Segment("\n".join(lines[start:end]), KIND_DOCUMENT, meta, start + 1, end,
+                           anchors=line_anchors(lines, start, end)))
+    return out
+
+
+def line_anchors(lines: list[str], start: int, end: int) -> list[tuple[int, int, str | None]]:
+    """(char offset in the joined text, 1-based line) of each line of ``lines[start:end]``: lets the chunker
+    cite the lines a chunk really covers (a passage at line 12 of a report cites line 12, not 1-17)."""
+    out: list[tuple[int, int, str | None]] = []
+    offset = 0
+    for i in range(start, end):
+        out.append((offset, i + 1, None))
+        offset += len(lines[i]) + 1
     return out
 
 
