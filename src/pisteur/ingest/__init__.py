@@ -26,6 +26,7 @@ from pisteur.ingest import (  # noqa: F401 - importing the modules registers the
     text,
 )
 from pisteur.ingest.base import Reader, get_reader, reader_for, reader_names, register
+from pisteur.ingest.redact import RedactionPolicy, redact_segments
 from pisteur.ingest.sanitize import fix_result, fix_text, valid_name
 from pisteur.types import ParseResult, SkipFile
 
@@ -38,6 +39,8 @@ __all__ = [
     "discover",
     "get_reader",
     "read",
+    "redacts",
+    "redaction_policy",
     "reader_for",
     "reader_names",
     "register",
@@ -127,15 +130,35 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[
     return found, skipped
 
 
-def read(path: Path, reader: str, start_offset: int = 0) -> ParseResult:
+def redacts(reader: str, redact: bool | None = None) -> bool:
+    """Whether :func:`read` redacts secrets for ``reader``: ``redact`` when given, else the reader's default
+    (on for Claude Code sessions, off for case files, where a seized password may be evidence)."""
+    if redact is not None:
+        return redact
+    return bool(getattr(get_reader(reader), "redact_by_default", False))
+
+
+def redaction_policy(redact: bool | None = None) -> RedactionPolicy:
+    """The redaction policy of a run, as recorded in the index manifest (``"redaction"``)."""
+    mode = "reader-default" if redact is None else ("on" if redact else "off")
+    return RedactionPolicy(mode, tuple(r for r in reader_names() if redacts(r, redact)))
+
+
+def read(path: Path, reader: str, start_offset: int = 0, redact: bool | None = None) -> ParseResult:
     """Parse ``path`` with the named reader. Bad input raises ``SkipFile`` (one-line reason), never
-    anything else: an unexpected error inside a reader is reported as a skip naming the error."""
+    anything else: an unexpected error inside a reader is reported as a skip naming the error.
+
+    ``redact``: replace secrets (API keys, tokens, passwords, private keys) by ``[REDACTED:<kind>]``
+    before the text leaves the reader; ``None`` = the reader's default (see :func:`redacts`)."""
     impl = get_reader(reader)
     try:
-        return fix_result(impl.read(Path(path), start_offset))
+        result = fix_result(impl.read(Path(path), start_offset))
+        if redacts(reader, redact):
+            redact_segments(result.segments)
+        return result
     except SkipFile as exc:
         raise SkipFile(fix_text(str(exc))) from None
     except RecursionError:
         raise SkipFile(f"{reader} reader: structure too deeply nested") from None
     except Exception as exc:  # noqa: BLE001 - the contract is "never crash on bad input"
-        raise SkipFile(f"{reader} reader failed: {type(exc).__name__}: {str(exc)[:160]}") from exc
+        raise SkipFile(f"{reader} reader failed: {type(exc).__name__}: {fix_text(str(exc))[:160]}") from exc

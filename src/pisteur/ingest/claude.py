@@ -363,6 +363,7 @@ def _parent_exists(path: Path) -> bool:
 class ClaudeReader:
     name = "claude"
     extensions = (".jsonl",)
+    redact_by_default = True  # sessions hold API keys and passwords read from .env files or printed by tools
 
     def probe(self, path: Path) -> str | None:
         return None
