@@ -26,6 +26,7 @@ from pisteur.ingest import (  # noqa: F401 - importing the modules registers the
     text,
 )
 from pisteur.ingest.base import Reader, get_reader, reader_for, reader_names, register
+from pisteur.ingest.limits import Limits, using
 from pisteur.ingest.redact import RedactionPolicy, redact_segments
 from pisteur.ingest.sanitize import fix_result, fix_text, valid_name
 from pisteur.types import ParseResult, SkipFile
@@ -33,6 +34,7 @@ from pisteur.types import ParseResult, SkipFile
 READER_VERSION = 2
 
 __all__ = [
+    "Limits",
     "READER_VERSION",
     "Reader",
     "SkipFile",
@@ -144,15 +146,19 @@ def redaction_policy(redact: bool | None = None) -> RedactionPolicy:
     return RedactionPolicy(mode, tuple(r for r in reader_names() if redacts(r, redact)))
 
 
-def read(path: Path, reader: str, start_offset: int = 0, redact: bool | None = None) -> ParseResult:
+def read(
+    path: Path, reader: str, start_offset: int = 0, redact: bool | None = None, limits: Limits | None = None
+) -> ParseResult:
     """Parse ``path`` with the named reader. Bad input raises ``SkipFile`` (one-line reason), never
     anything else: an unexpected error inside a reader is reported as a skip naming the error.
 
     ``redact``: replace secrets (API keys, tokens, passwords, private keys) by ``[REDACTED:<kind>]``
-    before the text leaves the reader; ``None`` = the reader's default (see :func:`redacts`)."""
+    before the text leaves the reader; ``None`` = the reader's default (see :func:`redacts`).
+    ``limits``: resource limits for this file (default :class:`Limits()`, documented in docs/ingest.md)."""
     impl = get_reader(reader)
     try:
-        result = fix_result(impl.read(Path(path), start_offset))
+        with using(limits, reader):
+            result = fix_result(impl.read(Path(path), start_offset))
         if redacts(reader, redact):
             redact_segments(result.segments)
         return result

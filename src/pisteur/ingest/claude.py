@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pisteur.ingest import limits
 from pisteur.ingest.base import register
 from pisteur.ingest.claude_render import (
     NOISE_TYPES,
@@ -20,6 +21,7 @@ from pisteur.ingest.claude_render import (
     system_command,
     truncate,
 )
+from pisteur.ingest.common import check_size
 from pisteur.types import (
     KIND_EXCHANGE,
     KIND_SUMMARY,
@@ -56,8 +58,13 @@ class _Text:
     uuids: list[str] = field(default_factory=list)
     anchors: list[tuple[int, int, str | None]] = field(default_factory=list)
     last_role: str = ""
+    truncated: int = 0  # messages cut at the message size limit
 
     def add(self, text: str, line: _Line, uuid: str | None, role: str = "", sep: str | None = None) -> None:
+        limit = limits.current().message_chars
+        if len(text) > limit:  # a pasted log or a generated file of megabytes: keep the start
+            text = truncate(text, limit)
+            self.truncated += 1
         piece = ((self.sep if sep is None else sep) if self.pieces else "") + text
         self.anchors.append((self.size + len(piece) - len(text), line.no, uuid))
         self.pieces.append(piece)
@@ -97,14 +104,26 @@ def file_info(path: Path) -> _FileInfo:
     return _FileInfo(agent_id, parent, bool(agent_id and agent_id.startswith("acompact")), stem)
 
 
-def iter_lines(fh: BinaryIO, start_offset: int, first_no: int) -> Iterator[tuple[_Line, bytes, bool]]:
+def iter_lines(
+    fh: BinaryIO, start_offset: int, first_no: int, max_bytes: int
+) -> Iterator[tuple[_Line, bytes | None, bool]]:
     """Yield (line, raw bytes, complete) from ``start_offset``; ``complete`` is False for a last line
-    without its newline (a file being written)."""
+    without its newline (a file being written). A line longer than ``max_bytes`` is never held in memory:
+    it is skipped in blocks and yielded with ``None`` as its bytes."""
     fh.seek(start_offset)
     pos, no = start_offset, first_no
-    for raw in fh:
+    while raw := fh.readline(max_bytes + 1):
         end = pos + len(raw)
-        yield _Line(no, pos, end), raw, raw.endswith(b"\n")
+        if len(raw) <= max_bytes or raw.endswith(b"\n"):
+            yield _Line(no, pos, end), raw, raw.endswith(b"\n")
+        else:
+            complete = False
+            while block := fh.readline(1 << 20):
+                end += len(block)
+                if block.endswith(b"\n"):
+                    complete = True
+                    break
+            yield _Line(no, pos, end), None, complete
         pos, no = end, no + 1
 
 
@@ -126,6 +145,7 @@ class _Builder:
         self.segments: list[Segment] = []
         self.unit: _Unit | None = None
         self.fallback: dict[str, Any] = {}  # last seen session/cwd/branch, for records lacking them
+        self.truncated = 0  # messages cut at the message size limit
 
     # -- meta -----------------------------------------------------------------------------------
     def _remember(self, rec: dict[str, Any]) -> None:
@@ -180,6 +200,7 @@ class _Builder:
         unit, self.unit = self.unit, None
         if unit is None:
             return
+        self.truncated += sum(t.truncated for t in (unit.body, unit.thinking, unit.results, unit.assistant))
         span = {"line_start": unit.first.no, "line_end": unit.last.no}
         span |= {"byte_start": unit.first.start, "byte_end": unit.last.end}
         if self.info.is_compact_agent:
@@ -303,13 +324,24 @@ def read_session(path: Path, start_offset: int = 0) -> ParseResult:
     skipped = listed = 0
     seen_any = partial = False
     resume = start_offset
+    max_record = limits.current().record_mb * limits.MB
     try:
+        check_size(path.stat().st_size)
         fh = path.open("rb")
     except OSError as exc:
         raise SkipFile(f"cannot open: {exc.strerror or exc}") from None
     with fh:
         first_no = count_lines_before(fh, start_offset) + 1 if start_offset else 1
-        for line, raw, complete in iter_lines(fh, start_offset, first_no):
+        for line, raw, complete in iter_lines(fh, start_offset, first_no, max_record):
+            if raw is None:  # over the record size limit
+                if not complete:
+                    partial = True
+                    break
+                resume, skipped = line.end, skipped + 1
+                warnings.append(f"line {line.no}: record over {max_record // limits.MB} MiB, skipped")
+                if main.unit is not None:
+                    main.unit.last = line
+                continue
             if line.start == 0 and raw.startswith(b"\xef\xbb\xbf"):  # UTF-8 BOM written by some editors
                 raw = raw[3:]
             try:
@@ -347,6 +379,9 @@ def read_session(path: Path, start_offset: int = 0) -> ParseResult:
         raise SkipFile("no complete JSON line yet (file being written?)" if partial else "empty file")
     if skipped > listed:
         warnings.append(f"{skipped - listed} more malformed lines not listed")
+    if main.truncated + side.truncated:
+        limit = limits.current().message_chars
+        warnings.append(f"{main.truncated + side.truncated} message(s) over {limit:,} characters truncated")
     if info.is_compact_agent and info.parent_session and _parent_exists(path):
         # The compaction agent's output is the parent session's compact summary: don't index it twice.
         return ParseResult([], warnings, skipped, resume_offset=resume)
