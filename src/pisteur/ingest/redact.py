@@ -31,6 +31,8 @@ class Rule:
     pattern: re.Pattern[str]
     hints: tuple[str, ...] = ()  # the rule runs only if one of these occurs in the (lower-cased) text
     group: int = 0  # the group that is the secret (the rest of the match is kept)
+    # (patterns start with a case-sensitive character class where they can: Python's re scans much faster
+    # for one than for a case-insensitive alternation)
     entropy: float = 0.0  # minimal Shannon entropy (bits/char) of the secret, 0 = no check
 
 
@@ -54,12 +56,12 @@ RULES: tuple[Rule, ...] = (
     _r("private-key",  # a key cut before its END line (a truncated tool output)
        r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s\\]{0,12000}",
        ("private key",)),
-    _r("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b",
+    _r("aws-access-key", r"\bA(?:KIA|SIA|BIA|CCA|3T[A-Z0-9])[A-Z0-9]{16}\b",
        ("akia", "asia", "abia", "acca", "a3t")),
     _r("aws-secret-key",
        r"(?i)aws[\w.-]{0,30}?(?:secret|sk)[\w.-]{0,30}?[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
        ("aws",)),
-    _r("github-token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    _r("github-token", r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
     _r("github-token", r"\bgithub_pat_[A-Za-z0-9_]{60,255}\b", ("github_pat_",)),
     _r("gitlab-token", r"\bglpat-[A-Za-z0-9_-]{20,}", ("glpat-",)),
     _r("anthropic-key", r"\bsk-ant-[A-Za-z0-9_-]{20,}", ("sk-ant-",)),
@@ -68,12 +70,12 @@ RULES: tuple[Rule, ...] = (
     _r("openai-key", r"\bsk-[A-Za-z0-9]{48}\b", ("sk-",)),
     _r("slack-token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}", ("xox",)),
     _r("slack-webhook", r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}", ("hooks.slack.com",)),
-    _r("stripe-key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,}", ("_live_", "_test_")),
+    _r("stripe-key", r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{20,}", ("_live_", "_test_")),
     _r("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", ("aiza",)),
     _r("huggingface-token", r"\bhf_[A-Za-z0-9]{34,}\b", ("hf_",)),
     _r("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b", ("npm_",)),
     _r("jwt", r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}", ("eyj",)),
-    _r("password-in-url", r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"'<>]{1,100}:([^\s@/\"'<>]{3,200})@[\w.-]",
+    _r("password-in-url", r"://[^\s:/@\"'<>]{1,100}:([^\s@/\"'<>]{3,200})@[\w.-]",
        ("://",), group=1),
     _r("password",  # .env / shell lines: DB_PASSWORD=..., export SMTP_PASSWD='...'
        r"(?im)^[ \t]*(?:export[ \t]+)?[A-Z0-9_]{0,40}(?:PASSWORD|PASSWD|PASSPHRASE|_PWD)[A-Z0-9_]{0,40}"
@@ -84,7 +86,7 @@ RULES: tuple[Rule, ...] = (
        r"[ \t]*=[ \t]*[\"']?([^\s\"'#]{6,200})",
        ("secret", "token", "key"), group=1),
     _r("secret",
-       r"(?i)\b[\w.-]{0,30}(?:api[_-]?key|secret|token|passwd|password|credential|auth)[\w.-]{0,20}[\"']?\s*[:=]"
+       r"[aAsStTpPcC](?i:pi[_-]?key|ecret|oken|asswd|assword|redential|uth)[\w.-]{0,20}[\"']?\s*[:=]"
        r"\s*[\"']([A-Za-z0-9+/_.=-]{20,200})[\"']",
        ("key", "secret", "token", "pass", "credential", "auth"), group=1, entropy=3.5),
 )
