@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pisteur.ingest import (  # noqa: F401 - importing the modules registers the readers
@@ -56,6 +56,25 @@ def _check(path: Path, name: str, st: os.stat_result) -> str | None:
     if not os.access(path, os.R_OK):
         return "permission denied"
     return get_reader(name).probe(path)
+
+
+def _walk(root: Path, seen_dirs: set[tuple[int, int]]) -> Iterator[Path]:
+    """Files under ``root``, sorted, hidden entries skipped, each folder visited once (symlink loops)."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if key in seen_dirs:  # a symlink loop or a folder reached twice
+            dirnames[:] = []
+            continue
+        seen_dirs.add(key)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for fname in sorted(filenames):
+            if not fname.startswith("."):
+                yield Path(dirpath) / fname
 
 
 def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
@@ -111,22 +130,8 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[
         if not root.is_dir():
             skipped.append((root, "no such file or directory"))
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-            try:
-                st = os.stat(dirpath)
-                key = (st.st_dev, st.st_ino)
-            except OSError:
-                dirnames[:] = []
-                continue
-            if key in seen_dirs:  # a symlink loop or a folder reached twice
-                dirnames[:] = []
-                continue
-            seen_dirs.add(key)
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for fname in sorted(filenames):
-                if fname.startswith("."):
-                    continue
-                consider(Path(dirpath) / fname, explicit=False)
+        for path in _walk(root, seen_dirs):
+            consider(path, explicit=False)
     found.sort(key=lambda item: str(item[0]))
     skipped.sort(key=lambda item: str(item[0]))
     return found, skipped
