@@ -226,7 +226,7 @@ def run_batch(b: dict[str, Any], model: str, timeout: int) -> dict[str, Any]:
             rc, out, err = -1, "", "timeout"
         wall = time.perf_counter() - t0
     try:
-        report = json.loads(out.strip().splitlines()[-1])
+        report = json.loads(out.strip().split("\n")[-1])  # not splitlines(): it also splits on \x1c, \x85...
     except (ValueError, IndexError):
         report = None
     skipped = {s["path"]: s["reason"] for s in (report or {}).get("skipped", [])}

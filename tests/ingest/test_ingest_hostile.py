@@ -108,3 +108,11 @@ def test_markdown_chunks_cite_their_own_lines(tmp_path: Path) -> None:
     segs = read(path, "text").segments
     chunks = chunk_segments(segs, ChunkerConfig(size=30, overlap=0), lambda t: len(t.split()) + 2)
     assert len(chunks) > 3 and chunks[-1].line_end == 32 and chunks[1].line_start > 1
+
+
+def test_reasons_quoting_file_content_stay_one_printable_line(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"Date\x11Exp\x85diteur,Conv\x1dersation,Messag\n2024-01-01,A,B,C\n")
+    with pytest.raises(SkipFile) as err:
+        read(path, "csv")
+    assert len(str(err.value).splitlines()) == 1 and "\x1d" not in str(err.value)

@@ -28,7 +28,7 @@ from pisteur.ingest import (  # noqa: F401 - importing the modules registers the
 from pisteur.ingest.base import Reader, get_reader, reader_for, reader_names, register
 from pisteur.ingest.limits import Limits, using
 from pisteur.ingest.redact import RedactionPolicy, redact_segments
-from pisteur.ingest.sanitize import fix_result, fix_text, valid_name
+from pisteur.ingest.sanitize import fix_result, fix_text, one_line, valid_name
 from pisteur.types import ParseResult, SkipFile
 
 READER_VERSION = 2
@@ -168,8 +168,8 @@ def read(
             redact_segments(result.segments)
         return result
     except SkipFile as exc:
-        raise SkipFile(fix_text(str(exc))) from None
+        raise SkipFile(one_line(str(exc))) from None
     except RecursionError:
         raise SkipFile(f"{reader} reader: structure too deeply nested") from None
     except Exception as exc:  # noqa: BLE001 - the contract is "never crash on bad input"
-        raise SkipFile(f"{reader} reader failed: {type(exc).__name__}: {fix_text(str(exc))[:160]}") from exc
+        raise SkipFile(f"{reader} reader failed: {type(exc).__name__}: {one_line(str(exc))[:160]}") from exc

@@ -15,6 +15,9 @@ from pisteur.types import ParseResult
 
 REPLACEMENT = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Control characters and Unicode line/paragraph separators: a reason or warning quoting file content must
+# stay one printable line (``str.splitlines`` also splits on \x1c-\x1e, \x85, \u2028...).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def fix_text(text: str) -> str:
@@ -24,6 +27,11 @@ def fix_text(text: str) -> str:
     except UnicodeEncodeError:
         return _SURROGATE.sub(REPLACEMENT, text)
     return text
+
+
+def one_line(text: str) -> str:
+    """``text`` repaired (:func:`fix_text`) with control characters and line separators replaced by U+FFFD."""
+    return _CONTROL.sub(REPLACEMENT, fix_text(text))
 
 
 def fix_value(value: Any) -> Any:
@@ -44,7 +52,7 @@ def fix_result(result: ParseResult) -> ParseResult:
         seg.meta = fix_value(seg.meta)
         if seg.anchors:
             seg.anchors = [(o, n, fix_text(u) if u else u) for o, n, u in seg.anchors]
-    result.warnings = [fix_text(w) for w in result.warnings]
+    result.warnings = [one_line(w) for w in result.warnings]
     return result
 
 
