@@ -1,21 +1,27 @@
-"""Classify Claude Code JSONL records and render their content as indexable text.
+"""Classify Claude Code records and render their content as indexable text.
 
-Pure functions over the decoded JSON dicts (careful ``dict.get`` access: every field may be missing or
-of an unexpected type in old, hand-made or future files). :mod:`pisteur.ingest.claude` groups the
-classified records into exchanges.
+Pure functions over the typed records of :mod:`pisteur.ingest.claude_records`; :mod:`pisteur.ingest.claude`
+groups the classified records into exchanges. (Tool inputs and tool result contents stay free-form JSON:
+their shape depends on the tool.)
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-# Record types that never carry conversation text.
-NOISE_TYPES = frozenset(
-    {"progress", "file-history-snapshot", "queue-operation", "permission-mode", "last-prompt", "attachment"}
+from pisteur.ingest.claude_records import (
+    AssistantRecord,
+    ImageBlock,
+    SystemRecord,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserRecord,
 )
+
 TOOL_RESULT_MAX_CHARS = 20_000
 ONE_LINER_MAX = 300
 
@@ -142,32 +148,21 @@ def _command(text: str) -> str | None:
     return None
 
 
-def classify_user(rec: dict[str, Any]) -> UserContent:
-    msg = rec.get("message")
-    content = msg.get("content") if isinstance(msg, dict) else None
+def classify_user(rec: UserRecord) -> UserContent:
     texts: list[str] = []
     results: list[tuple[str, str, bool]] = []
     images = 0
-    if isinstance(content, str):
-        texts.append(content)
-    elif isinstance(content, list):
-        for block in content:
-            if isinstance(block, str):
-                texts.append(block)
-            elif not isinstance(block, dict):
-                continue
-            elif block.get("type") == "text":
-                texts.append(_s(block.get("text")))
-            elif block.get("type") == "tool_result":
-                results.append(
-                    (_s(block.get("tool_use_id")), result_text(block.get("content")), bool(block.get("is_error")))
-                )
-            elif block.get("type") == "image":
-                images += 1
+    for block in rec.content:
+        if isinstance(block, TextBlock):
+            texts.append(block.text)
+        elif isinstance(block, ToolResultBlock):
+            results.append((block.tool_use_id, result_text(block.content), block.is_error))
+        elif isinstance(block, ImageBlock):
+            images += 1
     raw = "\n".join(t for t in texts if t).strip()
-    if rec.get("isCompactSummary"):
+    if rec.is_compact_summary:
         return UserContent("compact_summary", text=raw)
-    if rec.get("isMeta") or rec.get("isVisibleInTranscriptOnly"):
+    if rec.is_meta:
         return UserContent("meta", results=results)
     text = _strip_wrappers(raw)
     command = _command(text)
@@ -192,44 +187,35 @@ class AssistantContent:
     tools: list[tuple[str, str, str]] = field(default_factory=list)  # (tool_use_id, name, one-liner)
 
 
-def classify_assistant(rec: dict[str, Any], seen: set[int]) -> AssistantContent:
+def classify_assistant(rec: AssistantRecord, seen: set[int]) -> AssistantContent:
     """Content of an assistant record. ``seen`` de-duplicates blocks repeated across streamed lines."""
     out = AssistantContent()
-    msg = rec.get("message")
-    content = msg.get("content") if isinstance(msg, dict) else None
-    msg_id = _s(msg.get("id")) if isinstance(msg, dict) else ""
-    if isinstance(content, str):
-        content = [{"type": "text", "text": content}]
-    if not isinstance(content, list):
-        return out
-    for block in content:
-        if not isinstance(block, dict):
+    for block in rec.content:
+        if not isinstance(block, TextBlock | ThinkingBlock | ToolUseBlock):
             continue
-        key = hash((msg_id, json.dumps(block, sort_keys=True, default=str))) if msg_id else None
-        if key is not None:
+        if block.key is not None:
+            key = hash((rec.message_id, block.key))
             if key in seen:
                 continue
             seen.add(key)
-        btype = block.get("type")
-        if btype == "text":
-            text = _s(block.get("text")).strip()
+        if isinstance(block, TextBlock):
+            text = block.text.strip()
             if text:
                 out.texts.append(text)
                 out.prose.append(text)
-        elif btype == "thinking":
-            text = _s(block.get("thinking")).strip()
+        elif isinstance(block, ThinkingBlock):
+            text = block.thinking.strip()
             if text:
                 out.thinking.append(text)
-        elif btype in ("tool_use", "server_tool_use"):
-            name = _s(block.get("name")) or "tool"
-            line = tool_line(name, block.get("input"))
+        else:
+            line = tool_line(block.name, block.input)
             out.texts.append(line)
-            out.tools.append((_s(block.get("id")), name, line))
+            out.tools.append((block.id, block.name, line))
     return out
 
 
-def system_command(rec: dict[str, Any]) -> str | None:
+def system_command(rec: SystemRecord) -> str | None:
     """A ``system`` record of subtype ``local_command`` naming a slash command (stdout is dropped)."""
-    if rec.get("subtype") != "local_command":
+    if rec.subtype != "local_command":
         return None
-    return _command(_s(rec.get("content")))
+    return _command(rec.content)

@@ -5,16 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pisteur.ingest.limits import MB, max_file_bytes
 from pisteur.types import KIND_DOCUMENT, Segment, SkipFile
 
-MAX_FILE_BYTES = 256 * 1024 * 1024  # larger files are skipped rather than loaded whole
+
+def check_size(size: int) -> None:
+    """SkipFile when ``size`` exceeds the current reader's file size limit (pisteur.ingest.limits)."""
+    limit = max_file_bytes()
+    if size > limit:
+        raise SkipFile(f"file too large ({size // MB} MiB > {limit // MB} MiB limit)")
 
 
 def read_bytes(path: Path) -> bytes:
+    """The whole file, within the reader's size limit (larger files are skipped, not loaded)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SkipFile(f"file too large ({size // (1024 * 1024)} MiB > {MAX_FILE_BYTES // (1024 * 1024)} MiB)")
+        check_size(path.stat().st_size)
         data = path.read_bytes()
     except OSError as exc:
         raise SkipFile(f"cannot read: {exc.strerror or exc}") from None
@@ -46,7 +51,19 @@ def line_segments(
         meta = dict(base_meta or {})
         if meta_for is not None:
             meta.update(meta_for(start, end))
-        out.append(Segment("\n".join(lines[start:end]), KIND_DOCUMENT, meta, start + 1, end))
+        out.append(Segment("\n".join(lines[start:end]), KIND_DOCUMENT, meta, start + 1, end,
+                           anchors=line_anchors(lines, start, end)))
+    return out
+
+
+def line_anchors(lines: list[str], start: int, end: int) -> list[tuple[int, int, str | None]]:
+    """(char offset in the joined text, 1-based line) of each line of ``lines[start:end]``: lets the chunker
+    cite the lines a chunk really covers (a passage at line 12 of a report cites line 12, not 1-17)."""
+    out: list[tuple[int, int, str | None]] = []
+    offset = 0
+    for i in range(start, end):
+        out.append((offset, i + 1, None))
+        offset += len(lines[i]) + 1
     return out
 
 

@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from pisteur.ingest import limits
 from pisteur.ingest.base import register
 from pisteur.ingest.common import doc_meta, read_bytes
 from pisteur.ingest.textcodec import clean_text
@@ -38,6 +39,25 @@ def _blocks(document: Any) -> list[tuple[str, bool]]:
     return out
 
 
+def check_container(data: bytes) -> None:
+    """SkipFile for a ZIP bomb: the uncompressed sizes declared by the container are checked before anything
+    is decompressed (zipfile never returns more than an entry's declared size)."""
+    import io
+
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise SkipFile(f"corrupt or truncated .docx ({type(exc).__name__})") from None
+    lim = limits.current()
+    if len(entries) > lim.zip_entries:
+        raise SkipFile(f"suspicious .docx: {len(entries):,} entries in the container (limit {lim.zip_entries:,})")
+    total = sum(e.file_size for e in entries)
+    if total > lim.unzipped_mb * limits.MB:
+        raise SkipFile(f"suspicious .docx: expands to {total // limits.MB:,} MiB (limit {lim.unzipped_mb:,} MiB)")
+    if total > 10 * limits.MB and total > lim.zip_ratio * len(data):
+        raise SkipFile(f"suspicious .docx: expands {total // max(1, len(data)):,} times (ZIP bomb?)")
+
+
 @register
 class DocxReader:
     name = "docx"
@@ -55,6 +75,7 @@ class DocxReader:
         data = read_bytes(path)
         if not data.startswith(b"PK"):
             raise SkipFile("not a .docx (not a ZIP container)")
+        check_container(data)
         try:
             document = Document(io.BytesIO(data))
             blocks = _blocks(document)

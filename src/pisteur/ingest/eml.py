@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from pisteur.ingest import limits
 from pisteur.ingest.base import register
 from pisteur.ingest.common import doc_meta, read_bytes
 from pisteur.ingest.html_doc import html_to_text
@@ -42,6 +44,31 @@ def _body(msg: EmailMessage) -> str:
     return clean_text(content).strip()
 
 
+_TRUNCATION = ("CloseBoundaryNotFoundDefect", "StartBoundaryNotFoundDefect", "MultipartInvariantViolationDefect",
+               "InvalidBase64PaddingDefect", "InvalidBase64CharactersDefect", "InvalidBase64LengthDefect")
+_BOUNDARY_LINE = re.compile(rb"^--", re.M)
+
+
+def cap_parts(data: bytes, max_parts: int) -> tuple[bytes, list[str]]:
+    """Keep the first ``max_parts`` MIME parts of a message: parsing 50,000 parts takes minutes. Counted on
+    the raw bytes (lines starting with ``--``, an upper bound of the boundary lines) before any parsing."""
+    for i, m in enumerate(_BOUNDARY_LINE.finditer(data)):
+        if i > max_parts:
+            return data[: m.start()], [f"more than {max_parts:,} MIME parts: only the first {max_parts:,} read"]
+    return data, []
+
+
+def truncation_warnings(msg: EmailMessage, capped: bool) -> list[str]:
+    """A warning when the message looks cut short (an unclosed MIME boundary, broken base64 at the end)."""
+    if capped:
+        return []
+    for part in msg.walk():
+        names = {type(d).__name__ for d in part.defects}
+        if names & set(_TRUNCATION):
+            return [f"message looks truncated ({', '.join(sorted(names & set(_TRUNCATION)))})"]
+    return []
+
+
 @register
 class EmlReader:
     name = "eml"
@@ -51,11 +78,13 @@ class EmlReader:
         return None
 
     def read(self, path: Path, start_offset: int = 0) -> ParseResult:
-        data = read_bytes(path)
+        data, warnings = cap_parts(read_bytes(path), limits.current().mime_parts)
+        capped = bool(warnings)
         msg = email.message_from_bytes(data, policy=email.policy.default)
         if not isinstance(msg, EmailMessage) or not msg.keys():
             raise SkipFile("not an e-mail message (no headers)")
-        warnings = [f"header defect: {d}" for d in msg.defects[:5]]
+        warnings += [f"header defect: {d}" for d in msg.defects[:5] if type(d).__name__ not in _TRUNCATION]
+        warnings += truncation_warnings(msg, capped)
 
         def header(name: str) -> str:
             try:

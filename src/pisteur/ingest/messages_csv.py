@@ -25,6 +25,14 @@ def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
         return type("Sniffed", (csv.excel,), {"delimiter": best})
 
 
+def truncation_warning(text: str, last_row: list[str], columns: int) -> list[str]:
+    """A warning when the export looks cut short: no final newline and a last row missing columns. (A file
+    without a final newline but a complete last row is common: spreadsheet exports write none.)"""
+    if text.endswith(("\n", "\r")) or len(last_row) >= columns:
+        return []
+    return [f"file looks truncated: the last row has {len(last_row)} of {columns} columns and no final newline"]
+
+
 @register
 class CsvReader:
     name = "csv"
@@ -62,6 +70,7 @@ class CsvReader:
         index = {h: i for i, h in enumerate(headers)}
         segments, warnings, skipped = [], [], 0
         prev_line, row = reader.line_num, 0
+        values_last: list[str] = []
         while True:
             try:
                 values = next(reader)
@@ -75,6 +84,7 @@ class CsvReader:
             start, prev_line = prev_line + 1, reader.line_num
             if not any(v.strip() for v in values):
                 continue
+            values_last = values
             row += 1
             record = {h: values[i] for h, i in index.items() if i < len(values)}
             seg = message_segment(record, columns, row, start)
@@ -83,4 +93,5 @@ class CsvReader:
                 segments.append(seg)
         if not segments:
             raise SkipFile("message export without any message text")
+        warnings += truncation_warning(text, values_last, len(headers))
         return ParseResult(segments, warnings, skipped)

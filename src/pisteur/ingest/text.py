@@ -58,7 +58,7 @@ class TextReader:
         h1 = next((t for i, t in heads if lines[i].startswith("# ")), None)
         base["title"] = h1 or title
         starts = [0] + [i for i, _ in heads if i > 0]
-        spans = []
+        spans: list[tuple[int, int]] = []
         for a, b in zip(starts, starts[1:] + [len(lines)], strict=True):
             spans.extend((s + a, e + a) for s, e in paragraph_spans(lines[a:b], 20_000))
         names = dict(heads)
