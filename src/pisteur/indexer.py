@@ -127,9 +127,12 @@ def index_paths(
     uri: str | None = None,
     lexical_only: bool = False,
     dense_seconds: float | None = None,
+    redact: bool | None = None,
 ) -> IndexReport:
     """Index ``paths`` into ``index_dir``. ``lexical_only``: stop after the read phase (chunks wait for
-    their vectors); ``dense_seconds``: spend at most this long in the dense phase (the rest waits)."""
+    their vectors); ``dense_seconds``: spend at most this long in the dense phase (the rest waits);
+    ``redact``: replace secrets before they are stored (None: the index's policy, else each reader's default —
+    on for Claude Code sessions, off for case files)."""
     t0 = time.perf_counter()
     report = IndexReport()
     index_dir = Path(index_dir)
@@ -149,6 +152,7 @@ def index_paths(
                                           if k in ("size", "overlap", "version")})
     vectors = vectors or existing.get("vectors") or {"index": "flat", "precision": "float32"}
     want = wanted_manifest(embedder, chunker, vectors, model_options or {}, engine)
+    redact, want["redaction"] = _redaction(existing, redact)
     try:
         if existing and (changes := mf.diff(existing, want)):
             raise mf.ManifestMismatch(changes)
@@ -161,11 +165,13 @@ def index_paths(
         local = hasattr(store, "dense_counts")
         opts = ReadOptions(chunker=chunker, count_tokens=embedder.count_tokens,
                            reader_version=int(want["reader_version"]), skip_kinds=skip,
-                           segment_filter=segment_filter, embed_now=None if local else embedder.embed_documents)
+                           segment_filter=segment_filter, embed_now=None if local else embedder.embed_documents,
+                           redact=redact)
         with store.writer() as w:
             if existing and existing.get("analyzer_version") != ANALYZER_VERSION and hasattr(w, "reanalyze"):
                 notify("reanalyzed", chunks=w.reanalyze())  # lexical terms only: no re-embedding needed
-            if not existing or any(existing.get(k) != want[k] for k in ("reader_version", "analyzer_version")):
+            if not existing or any(existing.get(k) != want[k]
+                                   for k in ("reader_version", "analyzer_version", "redaction")):
                 w.set_manifest({**existing, **want})
             todo = _plan_run(w, store, roots, opts.reader_version, report, notify)
             read_phase(w, todo, opts, report, notify)
@@ -183,6 +189,18 @@ def index_paths(
         store.close()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _redaction(existing: dict[str, Any], redact: bool | None) -> tuple[bool | None, dict[str, Any]]:
+    """The run's redaction setting and the policy recorded in the manifest. A plain run keeps the index's policy;
+    asking for another one on an index that has one is refused (stored texts would mix both: rebuild)."""
+    old = (existing or {}).get("redaction")
+    if redact is None and old and old.get("mode") in ("on", "off"):
+        redact = old["mode"] == "on"
+    policy = ingest.redaction_policy(redact).to_manifest()
+    if old and (old.get("mode"), old.get("readers")) != (policy["mode"], policy["readers"]):
+        raise mf.ManifestMismatch([("redaction", old.get("mode"), policy["mode"])])
+    return redact, policy
 
 
 def remove_paths(index_dir: Path, paths: Sequence[Path], engine: str = "local", uri: str | None = None) -> int:

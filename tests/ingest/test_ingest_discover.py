@@ -106,3 +106,20 @@ def test_random_bytes_never_crash(tmp_path: Path, reader: str) -> None:
             assert str(exc) and "\n" not in str(exc)
         else:
             assert isinstance(result, ParseResult)
+
+
+def test_an_export_or_index_inside_a_case_folder_is_not_read_back(tmp_path: Path) -> None:
+    from pisteur.ingest import discover
+
+    case = tmp_path / "affaire"
+    (case / "export").mkdir(parents=True)
+    (case / "pv.txt").write_text("Procès-verbal d'audition.", encoding="utf-8")
+    (case / "export" / ".pisteur").write_text("pisteur export\n", encoding="utf-8")
+    (case / "export" / "export.json").write_text("{}", encoding="utf-8")
+    (case / "export" / "chunks.jsonl").write_text('{"text": "x"}\n', encoding="utf-8")
+    (case / "index").mkdir()
+    (case / "index" / "manifest.json").write_text("{}", encoding="utf-8")
+    (case / "index" / "index.sqlite").write_bytes(b"")
+    (case / "index" / "notes.txt").write_text("pas un document", encoding="utf-8")
+    files, _skipped = discover([case])
+    assert [p.name for p, _ in files] == ["pv.txt"]

@@ -84,3 +84,29 @@ def test_policy_says_which_readers_redact() -> None:
     assert redacts("claude") and not redacts("text") and redacts("text", True) and not redacts("claude", False)
     assert redaction_policy().to_manifest()["readers"] == ["claude"]
     assert redaction_policy(True).mode == "on" and redaction_policy(False).readers == ()
+
+
+def test_the_index_records_its_redaction_policy_and_keeps_it(tmp_path: Path) -> None:
+    from helpers import HashEmbedder
+
+    from pisteur.indexer import index_paths
+    from pisteur.store import manifest as mf
+    from pisteur.store import open_store
+
+    token = "ghp_" + "Qw7E" * 9
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pv.txt").write_text(f"Mot de passe saisi sur le téléphone : {token}\n", encoding="utf-8")
+    idx = tmp_path / "idx"
+    index_paths(idx, [docs], embedder=HashEmbedder(dims=32), redact=True)
+    store = open_store(idx)
+    assert store.manifest()["redaction"]["mode"] == "on"
+    assert all(token not in h.text for h in store.iter_chunks())
+    store.close()
+    (docs / "note.txt").write_text(f"Second jeton : {token}\n", encoding="utf-8")
+    index_paths(idx, [docs], embedder=HashEmbedder(dims=32))  # a plain run keeps the index's policy
+    store = open_store(idx)
+    assert all(token not in h.text for h in store.iter_chunks()) and len(list(store.iter_chunks())) == 2
+    store.close()
+    with pytest.raises(mf.ManifestMismatch, match="redaction"):
+        index_paths(idx, [docs], embedder=HashEmbedder(dims=32), redact=False)

@@ -72,6 +72,11 @@ def index(
     lexical_only: Annotated[bool, typer.Option(
         "--lexical-only", help="Stop once every chunk is searchable by words; the vectors are computed by the "
         "next `pisteur index` or the live indexer.")] = False,
+    redact: Annotated[bool | None, typer.Option(
+        "--redact/--no-redact", show_default=False,
+        help="Replace secrets (API keys, tokens, passwords, private keys) by [REDACTED:kind] before storing. "
+        "Default: the index's setting, else on for Claude Code sessions and off for documents and messages "
+        "(a seized password may be evidence).")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Count files and chunks and estimate the time with the chosen model; write nothing.")
     ] = False,
@@ -105,10 +110,13 @@ def index(
                                      "and folders to index: pisteur index PATH...)")
             _fail(f"{p} does not exist{hint}")
     chunker = None
-    if chunk_size or chunk_overlap:
+    if chunk_size is not None or chunk_overlap is not None:
         d = ChunkerConfig()
-        chunker = ChunkerConfig(size=chunk_size or d.size, overlap=chunk_overlap if chunk_overlap is not None
-                                else d.overlap)
+        try:
+            chunker = ChunkerConfig(size=chunk_size if chunk_size is not None else d.size,
+                                    overlap=chunk_overlap if chunk_overlap is not None else d.overlap)
+        except ValueError as exc:
+            _fail(str(exc), 2)
     vectors = None
     if precision or ann:
         from pisteur.store.vectors_quant import config_for
@@ -126,7 +134,8 @@ def index(
             report = index_paths(idir, [p.expanduser() for p in targets], model=model, model_options=options,
                                  chunker=chunker, vectors=vectors, rebuild=rebuild,
                                  include_tool_results=not no_tool_results, include_thinking=not no_thinking,
-                                 progress=prog, engine=_engine(engine), uri=uri, lexical_only=lexical_only)
+                                 progress=prog, engine=_engine(engine), uri=uri, lexical_only=lexical_only,
+                                 redact=redact)
     except (IndexLocked, mf.ManifestMismatch, EmbedderError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -37,6 +37,7 @@ class ReadOptions:
     skip_kinds: set[str] = field(default_factory=set)
     segment_filter: Callable[[Segment], bool] | None = None
     embed_now: Callable[[Sequence[str]], np.ndarray] | None = None
+    redact: bool | None = None  # secrets -> [REDACTED:kind]; None: each reader's default (on for sessions)
 
 
 class SourceFailed(Exception):
@@ -61,7 +62,7 @@ class Committer:
 
 def _chunks_of(item: PlanItem, state: SourceState, opts: ReadOptions, report: IndexReport) -> list[Chunk]:
     try:
-        result = ingest.read(item.path, item.reader, start_offset=item.from_offset or 0)
+        result = ingest.read(item.path, item.reader, start_offset=item.from_offset or 0, redact=opts.redact)
     except SkipFile:
         raise
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run

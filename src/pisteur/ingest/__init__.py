@@ -29,6 +29,7 @@ from pisteur.ingest.base import Reader, get_reader, reader_for, reader_names, re
 from pisteur.ingest.limits import Limits, using
 from pisteur.ingest.redact import RedactionPolicy, redact_segments
 from pisteur.ingest.sanitize import fix_result, fix_text, one_line, valid_name
+from pisteur.markers import is_pisteur_dir
 from pisteur.types import ParseResult, SkipFile
 
 READER_VERSION = 2
@@ -71,6 +72,9 @@ def _walk(root: Path, seen_dirs: set[tuple[int, int]]) -> Iterator[Path]:
             dirnames[:] = []
             continue
         seen_dirs.add(key)
+        if is_pisteur_dir(Path(dirpath)):  # pisteur's own index or export: never read back as documents
+            dirnames[:] = []
+            continue
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for fname in sorted(filenames):
             if not fname.startswith("."):
