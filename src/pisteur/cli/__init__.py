@@ -25,6 +25,7 @@ for mod, attr, kind, name in (
     ("pisteur.cli.bench", "bench", "command", "bench"),
     ("pisteur.cli.serve", "register", "register", None),
     ("pisteur.cli.scale", "register", "register", None),
+    ("pisteur.cli.tune", "register", "register", None),
 ):
     try:
         m = importlib.import_module(mod)
