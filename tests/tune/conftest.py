@@ -31,7 +31,8 @@ def tiny_corpus(n_per_topic: int = 6, seed: int = 1) -> Dataset:
         for i in range(n_per_topic):
             sents = []
             for _ in range(4):
-                ws = [rng.choice(vocab) if rng.random() < 0.5 else rng.choice(FILLER) for _ in range(rng.randint(8, 14))]
+                n = rng.randint(8, 14)
+                ws = [rng.choice(vocab) if rng.random() < 0.5 else rng.choice(FILLER) for _ in range(n)]
                 sents.append(" ".join(ws).capitalize() + ".")
             corpus[f"{topic}-{i}"] = {"title": f"{topic.capitalize()} numéro {i}", "text": " ".join(sents)}
     return Dataset("tinytune", Path("."), corpus, {}, {})
