@@ -43,6 +43,7 @@ class CalibOptions:
     rounds: int = 2
     margin: float = 0.002
     dictionaries: bool = True  # also choose which shipped dictionaries apply
+    space: dict[str, Sequence[Any]] = field(default_factory=lambda: dict(SPACE))  # option -> values tried
 
 
 @dataclass
@@ -164,7 +165,7 @@ def calibrate(store: Any, embedder: Any, train: Sequence[SynthQuery], test: Sequ
     log = [{"point": {}, "ndcg": round(best, 4)}]
     for rnd in range(opts.rounds):
         changed = False
-        for key, values in SPACE.items():
+        for key, values in opts.space.items():
             for v in values:
                 cand = {**point, key: v}
                 s = evaluate(cand)
