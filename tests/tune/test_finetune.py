@@ -51,3 +51,14 @@ def test_missing_base_is_one_clear_error(tmp_path):
 
     with pytest.raises(FinetuneError, match="not a folder"):
         load_base(f"st:{tmp_path / 'nothing'}")
+
+
+def test_finetune_cli_bad_base(tiny_index, tmp_path):
+    pytest.importorskip("sentence_transformers")
+    from typer.testing import CliRunner
+
+    from pisteur.cli import app
+
+    r = CliRunner().invoke(app, ["eval", "finetune", "--index", str(tiny_index), "--base", f"st:{tmp_path / 'x'}",
+                                 "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "not a folder" in r.output and "Traceback" not in r.output

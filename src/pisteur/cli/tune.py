@@ -109,5 +109,50 @@ def tune(
     typer.echo(json.dumps(report, ensure_ascii=False))
 
 
+@app.command("finetune")
+def finetune_cmd(
+    base: Annotated[str, typer.Option("--base", help="Model to fine-tune: st:FOLDER (sentence-transformers or "
+                                      "Hugging Face folder).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the fine-tuned model (use it as st:OUT).")],
+    index_dir: IndexOpt = None,
+    synthetic: Annotated[Path | None, typer.Option("--set", help="A set from `pisteur eval make`.")] = None,
+    epochs: int = 1,
+    tsdae: Annotated[int, typer.Option(help="TSDAE epochs over the chunks before MNRL (0: none).")] = 0,
+    batch: int = 32,
+    query_prefix: Annotated[str, typer.Option(help='Query prefix of the model ("query: " for e5).')] = "",
+    document_prefix: Annotated[str, typer.Option(help='Document prefix ("passage: " for e5).')] = "",
+    retention_set: Annotated[Path | None, typer.Option(
+        "--retention", help="A general BEIR set: the model alone, before and after (nDCG@10).")] = None,
+    device: Annotated[str, typer.Option(help="auto (cuda, mps, cpu), cuda, cpu...")] = "auto",
+) -> None:
+    """Fine-tune a torch-loadable embedding model on this index's synthetic queries (extra st)."""
+    from pisteur.evaluate.beir import DatasetError
+    from pisteur.tune.finetune import FinetuneError, FinetuneOptions, finetune, load_base, retention, text_triples
+    from pisteur.tune.synth import MakeOptions, embed_all, make_set, read_beir, read_docs
+
+    store, emb = _open(index_dir)
+    try:
+        model = load_base(base, device)
+        s = read_beir(synthetic) if synthetic else make_set(store, emb, MakeOptions(), progress=_say)
+        if not s.vectors:
+            vecs = embed_all(emb, [q.text for q in s.queries])
+            s.vectors = {q.qid: vecs[i] for i, q in enumerate(s.queries)}
+        _, owner = read_docs(store)
+        triples = text_triples(store, s.split("train"), s.vectors, owner)
+        texts = [h.text for h in store.iter_chunks()][:20000] if tsdae else []
+        opts = FinetuneOptions(epochs=epochs, batch=batch, tsdae_epochs=tsdae, query_prefix=query_prefix,
+                               document_prefix=document_prefix, device=device)
+        before = retention(model, retention_set, query_prefix=query_prefix,
+                           document_prefix=document_prefix) if retention_set else None
+        report = finetune(model, triples, texts, out, opts, log=_say)
+        if retention_set:
+            after = retention(model, retention_set, query_prefix=query_prefix, document_prefix=document_prefix)
+            report["retention"] = {"set": str(retention_set), "before": round(before or 0.0, 4),
+                                   "after": round(after, 4)}
+    except (FinetuneError, DatasetError, OSError) as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({"out": str(out), "use": f"st:{out}", **report}, ensure_ascii=False))
+
+
 def register(app_: typer.Typer) -> None:
     app_.add_typer(app, name="eval")
