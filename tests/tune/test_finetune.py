@@ -45,6 +45,7 @@ def test_finetune_tiny_model(tiny_index, tmp_path):
     assert 0.0 <= retention(load_base(f"st:{out}", "cpu"), TINY_BEIR) <= 1.0 and 0.0 <= base_retention <= 1.0
 
 
+@pytest.mark.slow
 def test_missing_base_is_one_clear_error(tmp_path):
     pytest.importorskip("sentence_transformers")
     from pisteur.tune.finetune import FinetuneError, load_base
@@ -53,6 +54,7 @@ def test_missing_base_is_one_clear_error(tmp_path):
         load_base(f"st:{tmp_path / 'nothing'}")
 
 
+@pytest.mark.slow
 def test_finetune_cli_bad_base(tiny_index, tmp_path):
     pytest.importorskip("sentence_transformers")
     from typer.testing import CliRunner
