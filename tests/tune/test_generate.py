@@ -34,6 +34,8 @@ def test_title_question_by_language():
     en = gen.title_question("body text of the page is in english and it is long", "Database migrations", rng)
     assert en is not None and "Database migrations" in en and "Qu" not in en and "Que" not in en
     assert gen.title_question("Une phrase ordinaire, sans titre.", "", rng) is None
+    html = gen.title_question("Texte du film.", "<i>Le Roi lion</i>", rng)
+    assert html is not None and "Le Roi lion" in html and "<" not in html
 
 
 def test_sms_variant_uses_the_dictionary_backwards():

@@ -89,6 +89,7 @@ def heading(text: str, title: str = "") -> str | None:
 
 def title_question(text: str, title: str, rng: random.Random) -> str | None:
     h = heading(text, title)
+    h = re.sub(r"<[^>]+>", "", h).strip() if h else h  # titles taken from HTML keep their tags
     if not h or len(h.split()) > 14:
         return None
     if h.endswith("?"):
