@@ -52,3 +52,17 @@ def test_tune_index_writes_what_search_reads(tiny_index, tmp_path):
     res = search(store, emb, "roue crevaison", k=3)
     assert res.options["tuned"] == {k: v for k, v in tuning.overrides.items()}
     store.close()
+
+
+def test_memo_store_gives_the_same_results(tiny_index):
+    from pisteur.tune.calibrate import MemoStore
+
+    emb = HashEmbedder("tiny", dims=64)
+    store = open_store(tiny_index)
+    memo = MemoStore(store)
+    for q in ("roue crevaison", "guitare concert", "roue crevaison"):
+        a = search(store, emb, q, k=5, tuning=False)
+        b = search(memo, emb, q, k=5, tuning=False)
+        assert [(h.id, round(h.score, 6)) for h in a.hits] == [(h.id, round(h.score, 6)) for h in b.hits]
+    assert memo._lists and memo._hits
+    store.close()

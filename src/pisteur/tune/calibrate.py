@@ -11,6 +11,7 @@ coordinate search costs their sum, seconds to minutes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import time
@@ -110,12 +111,56 @@ def to_options(point: dict[str, Any], dict_dir: str | None) -> dict[str, Any]:
     return out
 
 
+class MemoStore:
+    """Read-through cache of a store's first-stage calls (BM25 lists, dense lists, chunks, vectors):
+    calibration runs the same queries dozens of times, changing only how the lists are fused and reranked."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._lists: dict[tuple[Any, ...], list[tuple[int, float]]] = {}
+        self._hits: dict[int, Any] = {}
+        self._vecs: dict[int, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def lexical_search(self, terms: Sequence[str], k: int, filters: Any = None) -> list[tuple[int, float]]:
+        if filters is not None:
+            return self._store.lexical_search(terms, k, filters)
+        key = ("lex", tuple(terms), k)
+        if key not in self._lists:
+            self._lists[key] = self._store.lexical_search(terms, k)
+        return self._lists[key]
+
+    def dense_search(self, query: np.ndarray, k: int, filters: Any = None) -> list[tuple[int, float]]:
+        if filters is not None:
+            return self._store.dense_search(query, k, filters)
+        key = ("dense", np.asarray(query, np.float32).tobytes(), k)
+        if key not in self._lists:
+            self._lists[key] = self._store.dense_search(query, k)
+        return self._lists[key]
+
+    def get(self, ids: Sequence[int]) -> list[Any]:
+        missing = [i for i in ids if i not in self._hits]
+        if missing:
+            self._hits.update({h.id: h for h in self._store.get(missing)})
+        # copies: the pipeline sets each hit's score and explain
+        return [dataclasses.replace(self._hits[i], meta=dict(self._hits[i].meta), explain={})
+                for i in ids if i in self._hits]
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        missing = [i for i in dict.fromkeys(ids) if i not in self._vecs]
+        if missing:
+            self._vecs.update(zip(missing, np.asarray(self._store.vectors(missing), np.float32), strict=True))
+        return np.stack([self._vecs[i] for i in ids]) if ids else np.zeros((0, 0), np.float32)
+
+
 class Scorer:
     """nDCG@10 of a set of queries under given search options (query vectors embedded once)."""
 
     def __init__(self, store: Any, embedder: Any, queries: Sequence[SynthQuery],
                  vectors: dict[str, np.ndarray]) -> None:
-        self.store, self.queries = store, list(queries)
+        self.store, self.queries = MemoStore(store), list(queries)
         self.emb = PrecomputedQueries(embedder, {q.text: vectors[q.qid] for q in self.queries
                                                  if q.qid in vectors}) if embedder is not None else None
         self.calls = 0
