@@ -27,7 +27,7 @@ Split = Literal["train", "test"]
 @dataclass
 class MakeOptions:
     max_queries: int = 2000
-    per_doc: int = 2  # queries made per source document (before the SMS variants)
+    per_doc: int = 2  # chunks drawn per source document at least (more when documents are few)
     kinds: tuple[str, ...] = ("cloze", "title", "keywords", "sms")
     sms_share: float = 0.25  # share of queries that also get an SMS-style variant (when one exists)
     test_share: float = 0.3
@@ -129,12 +129,14 @@ def make_set(store: Any, embedder: Any, opts: MakeOptions | None = None, name: s
     rng.shuffle(order)
     raw: list[SynthQuery] = []
     budget = int(opts.max_queries * 1.3)  # some are dropped by the filter
+    # few long documents (sessions, case files): more chunks of each
+    per_doc = max(opts.per_doc, -(-budget // max(len(docs), 1)))
     for d in order:
         if len(raw) >= budget:
             break
         split: Split = "test" if held_out(d, opts.test_share, opts.seed) else "train"
         chunks = docs[d]
-        for c in rng.sample(chunks, min(opts.per_doc, len(chunks))):
+        for c in rng.sample(chunks, min(per_doc, len(chunks))):
             for kind, q in _queries_for(c, opts, rng, idf):
                 raw.append(SynthQuery(f"s{len(raw)}", q, d, c.id, kind, gen.language(q), split))
     if progress:
