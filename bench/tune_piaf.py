@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--foreign", type=Path, nargs="*", default=[])
     ap.add_argument("--name", default="tune_piaf")
     ap.add_argument("--max-queries", type=int, default=2000)
+    ap.add_argument("--reuse", action="store_true", help="re-use the tuning already beside the index")
     args = ap.parse_args()
     ds = load_dataset(args.dataset)
     emb, cached, index = index_of(ds, args.model, args.cache)
@@ -41,7 +42,13 @@ def main() -> None:
     from pisteur.tune.synth import MakeOptions
 
     folder = index.with_name(index.name + ".tune")
-    report, seconds = tune(index, emb, folder, TuneOptions(make=MakeOptions(max_queries=args.max_queries)))
+    if args.reuse and (folder / "tuning.json").exists():
+        import json
+
+        report = json.loads((folder / "tuning.json").read_text())
+        seconds = float(report.get("seconds", 0.0))
+    else:
+        report, seconds = tune(index, emb, folder, TuneOptions(make=MakeOptions(max_queries=args.max_queries)))
     print(f"tuned in {seconds:.0f} s (load {load_avg()})", flush=True)
     judged = ds.judged_queries()
     qs = {q: judged[q] for q in split_queries(list(judged), "test")}
