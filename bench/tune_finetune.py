@@ -65,6 +65,7 @@ def main() -> None:
         (held / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
             f"{q}\t{d}\t{g}\n" for q in test for d, g in ds.qrels[q].items()), encoding="utf-8")
         model = load_base(args.base)
+        model.max_seq_length = args.max_seq_length  # the same before and after
         before = retention(model, held)
         print(f"before: nDCG@10 {before:.4f} (load {load_avg()})", flush=True)
         opts = FinetuneOptions(epochs=args.epochs, batch=args.batch, tsdae_epochs=args.tsdae,
