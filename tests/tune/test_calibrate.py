@@ -66,3 +66,16 @@ def test_memo_store_gives_the_same_results(tiny_index):
         assert [(h.id, round(h.score, 6)) for h in a.hits] == [(h.id, round(h.score, 6)) for h in b.hits]
     assert memo._lists and memo._hits
     store.close()
+
+
+def test_adapter_only_keeps_the_calibration(tiny_index, tmp_path):
+    idx = tmp_path / "idx"
+    shutil.copytree(tiny_index, idx)
+    (idx / TUNING_FILE).write_text(json.dumps({"overrides": {"rerank": "none"}, "calibration": {"kept": True}}))
+    store = open_store(idx)
+    report = tune_index(store, HashEmbedder("tiny", dims=64), idx,
+                        TuneOptions(make=MakeOptions(max_queries=40), steps=("adapter",)))
+    store.close()
+    doc = json.loads((idx / TUNING_FILE).read_text())
+    assert doc["overrides"] == {"rerank": "none"} and report["calibration"] == {"kept": True}
+    assert "adapter" in doc

@@ -62,10 +62,15 @@ def tune_index(store: Any, embedder: Any, out: Path, opts: TuneOptions | None = 
     train, test = synth.split("train"), synth.split("test")
     report: dict[str, Any] = {"model": store.manifest().get("model", {}).get("spec"), "set": synth.summary()}
     out.mkdir(parents=True, exist_ok=True)
+    overrides: dict[str, Any] = {}
+    if "calibrate" not in opts.steps and (out / TUNING_FILE).exists():  # only the adapter: keep the calibration
+        old = json.loads((out / TUNING_FILE).read_text("utf-8"))
+        overrides = old.get("overrides") or {}
+        if "calibration" in old:
+            report["calibration"] = old["calibration"]
     for stale in (TUNING_FILE, ADAPTER_FILE):
         (out / stale).unlink(missing_ok=True)
     vectors = synth.vectors
-    overrides: dict[str, Any] = {}
     if "calibrate" in opts.steps and train:
         cal = calibrate(store, embedder, train, test, vectors, opts.calib, progress=say)
         report["calibration"] = cal.to_json()
