@@ -44,6 +44,12 @@ def test_sms_variant_uses_the_dictionary_backwards():
     assert gen.sms_variant("Architecture du serveur", random.Random(0)) is None
 
 
+def test_standard_variant_writes_sms_forms_out():
+    q = gen.standard_variant("tkt on se voit au rdv")
+    assert q is not None and "rendez-vous" in q and "inquiète" in q
+    assert gen.standard_variant("le serveur de production") is None
+
+
 def test_language():
     assert gen.language("Where is the database and what is the schema") == "en"
     assert gen.language("Où est la base et quel est le schéma") == "fr"

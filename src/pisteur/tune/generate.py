@@ -7,7 +7,9 @@
 - ``title``: a heading or title turned into a question ("Qu'est-ce que … ?" / "What is … ?");
 - ``keywords``: two to four of the chunk's rarest words (highest IDF over the index), shuffled;
 - ``sms``: an SMS-style variant of another query, through the shipped SMS dictionary read backwards
-  (standard form → its first short form: "rendez-vous" → "rdv"), accents and apostrophes dropped.
+  (standard form → its first short form: "rendez-vous" → "rdv"), accents and apostrophes dropped;
+- ``standard``: the reverse, for chunks written in SMS style: their SMS forms written out ("rdv" →
+  "rendez-vous"), the query an analyst types to find such messages.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from importlib import resources
 
 from pisteur.retrieve.analysis import analyze
 
-KINDS = ("cloze", "title", "keywords", "sms", "llm")
+KINDS = ("cloze", "title", "keywords", "sms", "standard", "llm")
 _WORD = re.compile(r"[\w'’-]+", re.U)
 _SENT = re.compile(r"(?<=[.!?…])\s+|\n+")
 FR = frozenset("le la les des une un du de et est que qui dans pour sur pas avec au aux ce cette il elle nous "
@@ -122,6 +124,32 @@ def sms_forms() -> dict[str, str]:
         if short and len(key) > 2:
             out[key.lower()] = short[0]
     return out
+
+
+@lru_cache(maxsize=1)
+def standard_forms() -> dict[str, str]:
+    """SMS/chat form → its standard French form (the shipped SMS dictionary read forwards)."""
+    path = resources.files("pisteur.retrieve.dictionaries").joinpath("sms.toml")
+    data = tomllib.loads(path.read_text("utf-8"))
+    out: dict[str, str] = {}
+    for key, values in data.get("synonyms", {}).items():
+        for v in [values] if isinstance(values, str) else values:
+            if len(v) >= 2 and v.lower() != key.lower():
+                out.setdefault(v.lower(), key)
+    return out
+
+
+def standard_variant(query: str) -> str | None:
+    """The query with its SMS forms written out ("rdv" → "rendez-vous"): what an analyst types to find
+    messages written in SMS style. None when no SMS form occurs in it."""
+    low = query.lower().replace("’", "'")
+    hits = 0
+    for form, full in sorted(standard_forms().items(), key=lambda kv: -len(kv[0])):
+        pat = re.compile(rf"(?<![\w']){re.escape(form)}(?![\w'])")
+        if pat.search(low):
+            low, k = pat.subn(full, low)
+            hits += k
+    return " ".join(low.split()) if hits else None
 
 
 def _fold(text: str) -> str:

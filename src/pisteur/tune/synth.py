@@ -28,7 +28,7 @@ Split = Literal["train", "test"]
 class MakeOptions:
     max_queries: int = 2000
     per_doc: int = 2  # chunks drawn per source document at least (more when documents are few)
-    kinds: tuple[str, ...] = ("cloze", "title", "keywords", "sms")
+    kinds: tuple[str, ...] = ("cloze", "title", "keywords", "sms", "standard")
     sms_share: float = 0.25  # share of queries that also get an SMS-style variant (when one exists)
     test_share: float = 0.3
     wide: int = 100
@@ -111,6 +111,10 @@ def _queries_for(chunk: Any, opts: MakeOptions, rng: random.Random, idf: gen.Idf
     if opts.llm is not None:
         for q in opts.llm.questions(text, 2, gen.language(text)):
             out.append(("llm", q))
+    if "standard" in opts.kinds and out:
+        written = gen.standard_variant(out[0][1])
+        if written:
+            out.append(("standard", written))
     if "sms" in opts.kinds and out and rng.random() < opts.sms_share * 2:
         variant = gen.sms_variant(out[0][1], rng)
         if variant:
