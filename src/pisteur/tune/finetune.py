@@ -66,7 +66,8 @@ def load_base(base: str, device: str = "auto") -> Any:
 
 
 def _features(model: Any, texts: Sequence[str]) -> dict[str, Any]:
-    feats = model.tokenize(list(texts))
+    prep = getattr(model, "preprocess", None) or model.tokenize  # ``tokenize`` before sentence-transformers 6
+    feats = prep(list(texts))
     return {k: v.to(model.device) if hasattr(v, "to") else v for k, v in feats.items()}
 
 
