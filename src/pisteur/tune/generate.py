@@ -142,14 +142,21 @@ def standard_forms() -> dict[str, str]:
 def standard_variant(query: str) -> str | None:
     """The query with its SMS forms written out ("rdv" → "rendez-vous"): what an analyst types to find
     messages written in SMS style. None when no SMS form occurs in it."""
-    low = query.lower().replace("’", "'")
-    hits = 0
-    for form, full in sorted(standard_forms().items(), key=lambda kv: -len(kv[0])):
-        pat = re.compile(rf"(?<![\w']){re.escape(form)}(?![\w'])")
-        if pat.search(low):
-            low, k = pat.subn(full, low)
-            hits += k
+    low, hits = _replace(query, "standard")
     return " ".join(low.split()) if hits else None
+
+
+@lru_cache(maxsize=2)
+def _pattern(direction: str) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One alternation of every form (longest first: "je suis" before "je"), whole words only."""
+    table = sms_forms() if direction == "sms" else standard_forms()
+    forms = sorted(table, key=len, reverse=True)
+    return re.compile(r"(?<![\w'])(?:" + "|".join(map(re.escape, forms)) + r")(?![\w'])"), table
+
+
+def _replace(query: str, direction: str) -> tuple[str, int]:
+    pat, table = _pattern(direction)
+    return pat.subn(lambda m: table[m.group(0)], query.lower().replace("’", "'"))
 
 
 def _fold(text: str) -> str:
@@ -159,13 +166,7 @@ def _fold(text: str) -> str:
 def sms_variant(query: str, rng: random.Random) -> str | None:
     """The query as typed on a phone: dictionary short forms, lower case, no accents; None when no
     dictionary form occurs in it."""
-    low = query.lower().replace("’", "'")
-    hits = 0
-    for form, short in sorted(sms_forms().items(), key=lambda kv: -len(kv[0])):
-        pat = re.compile(rf"(?<![\w']){re.escape(form)}(?![\w'])")
-        if pat.search(low):
-            low, k = pat.subn(short, low)
-            hits += k
+    low, hits = _replace(query, "sms")
     if not hits:
         return None
     out = _fold(low).replace("'", "" if rng.random() < 0.5 else " ").replace("?", "")
