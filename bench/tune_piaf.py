@@ -1,7 +1,7 @@
 """Tuned against untuned on piaf-dev's real questions (held-out half, never used for anything): the tuning
 is made from the corpus alone (synthetic queries, calibration, adapter), then each step is scored on its own.
 
-    python bench/tune_piaf.py /work/shared/eval/piaf-dev [--model usem3] [--cache DIR] [--foreign FOLDER...]
+    python bench/tune_piaf.py PIAF_DEV [--model usem3] [--cache DIR] [--foreign FOLDER...]
 
 ``--foreign``: tuning folders made on other corpora (same model), applied to this index: what tuning on
 one corpus costs on another. Writes bench/results/tune_piaf.json (``--name`` to change).

@@ -1,7 +1,7 @@
 """sms-dev hard recall@k (the SMS abbreviation task of bench/piaf_sms_pipeline.py, held-out split: the SMS
 dictionary mined on one half, targets of the other) with and without the index tuned to the 500 SMS alone.
 
-    python bench/tune_sms.py /work/shared/eval/sms-dev [--k 20] [--model e5]
+    python bench/tune_sms.py SMS_DEV [--k 20] [--model e5]
 
 The SMS are indexed in a temporary folder deleted at the end; no message is printed or kept. Writes
 bench/results/tune_sms.json.
