@@ -99,3 +99,35 @@ def test_bench_cli_errors(tmp_path):
     assert res.exit_code == 2 and "unknown configuration" in res.output
     res = CliRunner().invoke(_app(), ["bench", str(TINY), "-c", "bm25@nosuchbackend:x"])
     assert res.exit_code == 2 and "nosuchbackend" in res.output
+
+
+@pytest.mark.slow
+def test_bench_tune_and_bakeoff(tmp_path):
+    ds = tmp_path / "beir-tiny"
+    shutil.copytree(TINY, ds)
+    run_file, report = tmp_path / "run.trec", tmp_path / "report.html"
+    args = ["bench", str(ds), "--model", "test-hash:tiny", "--model", "test-hash:other", "--chunk-size", "24",
+            "-c", "dense;default", "--tune", "--run-file", str(run_file), "--report", str(report), "--json"]
+    res = CliRunner().invoke(_app(), args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout[res.stdout.index("{"):])
+    labels = [r["config"] for r in doc["results"]]
+    assert labels == ["dense@test-hash:tiny", "dense@test-hash:tiny tuned", "dense@test-hash:other",
+                      "dense@test-hash:other tuned", "default@test-hash:tiny", "default@test-hash:tiny tuned",
+                      "default@test-hash:other", "default@test-hash:other tuned"]
+    tuned = [r for r in doc["results"] if r["config"].endswith(" tuned")]
+    assert all(r["options"]["tuning"].endswith(".tune") for r in tuned)
+    assert all(r["options"]["tuning"] is False for r in doc["results"] if r not in tuned)
+    pairs = {p["config"]: p for p in doc["tuning"]["pairs"]}
+    assert set(pairs) == {lb for lb in labels if not lb.endswith(" tuned")}
+    for rep in doc["tuning"]["reports"].values():  # made from the 10 corpus documents, not the 7 queries
+        assert rep["set"]["documents"] == 10
+    rows = doc["bakeoff"]["rows"]
+    assert {r["model"] for r in rows} == {"test-hash:tiny", "test-hash:other"}
+    assert all("fr" in r["by_language"] and r["build_seconds"] is not None for r in rows)
+    rec = doc["bakeoff"]["recommendation"]
+    assert rec.startswith(tuple(r["model"] for r in rows)) and "nDCG@10" in rec
+    assert read_run(run_file) and run_file.read_text().split()[5].startswith("pisteur-default@test-hash")
+    assert run_file.read_text().splitlines()[0].endswith("tuned")
+    html = report.read_text()
+    assert "Model bake-off" in html and "Recommended:" in html and "Tuned to the corpus" in html

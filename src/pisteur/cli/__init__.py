@@ -28,6 +28,7 @@ for mod, attr, kind, name in (
     ("pisteur.cli.serve", "register", "register", None),
     ("pisteur.cli.scale", "register", "register", None),
     ("pisteur.cli.audit", "app", "group", "audit"),
+    ("pisteur.cli.tune", "register", "register", None),
 ):
     try:
         m = importlib.import_module(mod)

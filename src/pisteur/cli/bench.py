@@ -22,7 +22,10 @@ CONFIG_HELP = (
 def bench(
     dataset: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels.tsv.")],
     config: Annotated[list[str] | None, typer.Option("--config", "-c", help=CONFIG_HELP)] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Index model for configs without @MODEL.")] = "e5",
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Index model for configs without "
+                                                    "@MODEL (default e5); repeat it for a bake-off.")] = None,
+    tune: Annotated[bool, typer.Option("--tune", help="Also run each configuration tuned to the corpus alone "
+                                       "(synthetic queries, calibration, adapter), tuned next to untuned.")] = False,
     queries: Annotated[str, typer.Option(help="Query fold: all, train or test (a fixed hash split).")] = "all",
     limit: Annotated[int, typer.Option(help="Use only the first N judged queries (0 = all).")] = 0,
     depth: Annotated[int, typer.Option(help="Documents ranked per query (recall@100 needs 100).")] = 100,
@@ -76,6 +79,11 @@ def bench(
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    from pisteur.evaluate.bakeoff import bakeoff, expand_models, tune_bench_index, tuned_configs, tuning_summary
+
+    models = model or ["e5"]
+    configs = expand_models(configs, models)
+    tune_reports: dict[str, Any] = {}
     judged = ds.judged_queries()
     if queries not in ("all", "train", "test"):
         err.print("[red]error:[/red] --queries must be all, train or test")
@@ -96,7 +104,7 @@ def bench(
     chunker = ChunkerConfig(size=size, overlap=overlap)
     by_model: dict[str, list[Any]] = {}
     for c in configs:
-        by_model.setdefault(c.model or model, []).append(c)
+        by_model.setdefault(c.model, []).append(c)
     results = []
     indexes: dict[str, dict[str, Any]] = {}
     for spec, cfgs in by_model.items():
@@ -124,6 +132,11 @@ def bench(
             "embedded": built.embedded,
         }
         store = open_store(built.path)
+        if tune:
+            err.print("  tuning to the corpus alone (synthetic queries, calibration, adapter)...")
+            folder, tune_reports[emb.name] = tune_bench_index(built.path, store, emb,
+                                                              lambda m: err.print(f"  {m}", highlight=False))
+            cfgs = tuned_configs(cfgs, {spec: folder})
         needs_dense = any(c.options.get("mode", "hybrid") != "lexical" for c in cfgs)
         secs: dict[str, float] = {}
         qemb: Any = emb
@@ -139,7 +152,7 @@ def bench(
         store.close()
         cached.close()
     order = {c.label: i for i, c in enumerate(configs)}
-    results.sort(key=lambda r: order[r.config.label])
+    results.sort(key=lambda r: (order[r.config.label.removesuffix(" tuned")], r.config.label.endswith(" tuned")))
     doc = {
         "dataset": {"name": ds.name, "path": str(ds.path), "documents": len(ds.corpus), "queries": len(qs)},
         "queries_fold": queries,
@@ -149,8 +162,15 @@ def bench(
         "results": [r.to_json() for r in results],
         "indexes": indexes,
     }
+    if len(models) > 1:
+        doc["bakeoff"] = bakeoff(results, indexes, qs)
+    if tune:
+        doc["tuning"] = tuning_summary(results, tune_reports)
     if run_file:
-        label = run_config or results[-1].config.label
+        tuned_labels = [r.config.label for r in results if r.config.label.endswith(" tuned")]
+        fallback = ("default tuned" if "default tuned" in tuned_labels else tuned_labels[-1]) if tuned_labels else (
+            results[-1].config.label)
+        label = run_config or fallback
         chosen = next((r for r in results if r.config.label == label), None)
         if chosen is None:
             err.print(f"[red]error:[/red] --run-config '{label}' is not one of the configurations run")
@@ -176,6 +196,15 @@ def bench(
             f"{lat['p95']:.1f}",
         )
     Console().print(table)
+    for row in doc.get("bakeoff", {}).get("rows", []):
+        langs = ", ".join(f"{k} nDCG@10 {v['ndcg@10']:.4f} R@10 {v['recall@10']:.4f} ({v['queries']} q)"
+                          for k, v in row["by_language"].items())
+        Console().print(f"bake-off {row['model']}: {langs}; p50 {row['p50_ms']} ms", highlight=False)
+    if "bakeoff" in doc:
+        Console().print(f"recommended: {doc['bakeoff']['recommendation']}", highlight=False)
+    for pair in doc.get("tuning", {}).get("pairs", []):
+        Console().print(f"tuned {pair['config']}: nDCG@10 {pair['untuned']:.4f} -> {pair['tuned']:.4f} "
+                        f"({pair['gain']:+.4f})", highlight=False)
     for name, info in indexes.items():
         Console().print(
             f"index {name}: {info['chunks']} chunks, {info['bytes_on_disk'] / 1e6:.1f} MB, built in "

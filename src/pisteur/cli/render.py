@@ -72,6 +72,10 @@ def print_hits(query: str, result: Any, explain: bool = False, verbose: bool = F
     hits = result.hits
     if explain and getattr(result, "expansions", None):
         console.print("[dim]expansions:[/]", escape(str(result.expansions)))
+    opts = getattr(result, "options", None) or {}
+    if explain and (opts.get("tuned") or opts.get("adapter")):
+        console.print("[dim]from this index's tuning:[/]", escape(str(opts.get("tuned"))),
+                      "[dim]+ query adapter[/]" if opts.get("adapter") else "", highlight=False)
     if not hits:
         console.print(f"no hit for [bold]{escape(query)}[/]")
         return

@@ -94,6 +94,38 @@ def bars_svg(rows: Sequence[tuple[str, float, float | None]], width: int = 640) 
     return "".join(out)
 
 
+def extra_sections(bench: dict[str, Any]) -> str:
+    """The bake-off table and recommendation, and tuned-vs-untuned, when the run has them."""
+    out = []
+    bo = bench.get("bakeoff")
+    if bo:
+        head = ("model", "configuration", "nDCG@10", "R@10", "nDCG@10 fr", "nDCG@10 en", "p50 ms", "index build",
+                "on disk")
+        rows = []
+        for r in bo["rows"]:
+            lang = r.get("by_language", {})
+            per_lang = [f"{lang[k]['ndcg@10']:.4f} ({lang[k]['queries']} q)" if k in lang else "—"
+                        for k in ("fr", "en")]
+            cells = [_esc(r["model"]), _esc(r["config"]), f"{r['ndcg@10']:.4f}", f"{r['recall@10']:.4f}", *per_lang,
+                     f"{r['p50_ms']:.1f}", f"{r.get('build_seconds') or 0:.1f} s",
+                     f"{(r.get('bytes_on_disk') or 0) / 1e6:.1f} MB"]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        out.append("<h2>Model bake-off</h2><table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+                   + "".join(rows) + f"</table><p><b>Recommended:</b> {_esc(bo['recommendation'])}</p>")
+    tu = bench.get("tuning")
+    if tu:
+        rows = [f"<tr><td>{_esc(p['config'])}</td><td>{p['untuned']:.4f}</td><td>{p['tuned']:.4f}</td>"
+                f"<td>{p['gain']:+.4f}</td></tr>" for p in tu["pairs"]]
+        chosen = [f"<li>{_esc(m)}: {_esc((r.get('calibration') or {}).get('overrides', {}))}"
+                  f"{'; query adapter' if (r.get('adapter') or {}).get('kept') else ''}</li>"
+                  for m, r in tu.get("reports", {}).items()]
+        out.append("<h2>Tuned to the corpus</h2><p class=\"note\">Synthetic queries from the corpus alone (never "
+                   "the dataset's queries or judgments), calibration, query adapter.</p><table><tr><th>configuration"
+                   "</th><th>untuned nDCG@10</th><th>tuned</th><th>gain</th></tr>" + "".join(rows) + "</table><ul>"
+                   + "".join(chosen) + "</ul>")
+    return "".join(out)
+
+
 def render(bench: dict[str, Any]) -> str:
     """``bench``: the JSON document of ``pisteur bench --json``."""
     results = bench["results"]
@@ -138,6 +170,7 @@ Document-level judgments: a document's rank is that of its best chunk.</p>
 <table><tr>{head}</tr>{''.join(body)}</table>
 <p class="note">Latency per query: pipeline wall time + the query's own embedding time (embedded once per model,
 timed alone), warm, one process.</p>
+{extra_sections(bench)}
 <h2>nDCG@10 against latency</h2>
 {scatter_svg(points)}
 <h2>Gain per stage (nDCG@10; {_esc(base_note)})</h2>

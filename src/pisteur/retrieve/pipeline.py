@@ -36,6 +36,8 @@ Every option can be overridden per search:
                    word is one ("rendez-vous", "tkt"): the variants are in the lexical lists, while the dense
                    model only sees the standard form. 0 turns it off
 ``lean_from``      share of the query's content words below which nothing changes (0.5)
+``tuning``         True: the index's own tuning (``tuning.json`` option overrides, ``adapter.npz`` query map;
+                   ``pisteur eval tune``) under the caller's options; False: none; a folder: that tuning
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "lean": 0.75,
     "lean_from": 0.5,
     "dictionaries": None,  # extra dictionary files/folders (TOML) merged over the shipped and user ones
+    "tuning": True,  # the index's tuning (tune/artifacts.py): option overrides + query adapter
 }
 MODES = ("hybrid", "dense", "lexical")
 EXPLAIN_EXPANSIONS = 20  # hits whose matched expansions are listed in ``explain``
@@ -154,6 +157,12 @@ def search(
     filters: Filters | None = None,
     **options: Any,
 ) -> SearchResult:
+    from pisteur.tune.artifacts import merge_overrides, tuning_for
+
+    tuning = tuning_for(store, options.get("tuning", True))
+    tuned: dict[str, Any] = {}
+    if tuning is not None:
+        options, tuned = merge_overrides(tuning.overrides, options)
     opts = resolve_options(options)
     mode, n = opts["mode"], max(int(opts["candidates"]), k)
     weights = opts["weights"]
@@ -202,6 +211,10 @@ def search(
             qv[0] = np.asarray(given, np.float32).reshape(-1)
         return qv
 
+    def embed_tuned(exp: Any) -> np.ndarray:
+        qv = embed(exp)
+        return tuning.adapter.apply(qv) if tuning is not None and tuning.adapter is not None else qv
+
     qv = None
     if want_dense and (want_lexical or want_exp) and given is None and not opts["expand_dense"] and opts["overlap"]:
         # Overlap: expansion + BM25 run in a worker thread while the query is embedded here (~15-19 ms on
@@ -210,7 +223,7 @@ def search(
         pending = _executor().submit(lexical_side)
         try:
             t0 = time.perf_counter()
-            qv = embed(None)
+            qv = embed_tuned(None)
             timings["embed"] = time.perf_counter() - t0
         finally:
             exp, lex, stage = pending.result()  # also waits when the embedding raised
@@ -224,7 +237,7 @@ def search(
         lists.update(lex)
         t = time.perf_counter()
         if want_dense:
-            qv = embed(exp)
+            qv = embed_tuned(exp)
             lap("embed")
     qvec = None
     if qv is not None:
@@ -331,6 +344,8 @@ def search(
             **{k: v for k, v in opts.items() if k != "query_vector"},
             "rerank": opts["rerank"] or "none",
             "dense_scale": round(scale, 4),
+            "tuned": tuned,
+            "adapter": tuning is not None and tuning.adapter is not None,
         },
         expansion=exp,
     ))
