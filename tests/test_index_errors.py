@@ -32,7 +32,7 @@ def docs(tmp_path: Path) -> Path:
 def test_every_kind_of_failure_skips_only_its_file(tmp_path, docs, monkeypatch):
     real_read, real_chunk, real_add = ingest.read, read_phase.chunk_segments, StoreWriter.add_chunks
 
-    def read(path, reader, start_offset=0):  # a reader that escapes ingest's own guard
+    def read(path, reader, start_offset=0, **kw):  # a reader that escapes ingest's own guard
         name = Path(path).stem
         if name == "read_value":
             raise ValueError("bad value in record 3")
@@ -40,7 +40,7 @@ def test_every_kind_of_failure_skips_only_its_file(tmp_path, docs, monkeypatch):
             raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
         if name == "read_memory":
             raise MemoryError()
-        return real_read(path, reader, start_offset)
+        return real_read(path, reader, start_offset, **kw)
 
     def chunk(segs, cfg, count):
         if any("chunk_fail" in s.meta.get("source", "") or "chunk_fail" in s.text for s in segs):
