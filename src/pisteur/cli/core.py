@@ -10,6 +10,9 @@ from typing import Annotated
 import typer
 
 from pisteur.config import default_index_dir
+from pisteur.retrieve.options import option_help
+
+OPTION_HELP = option_help()
 
 IndexOpt = Annotated[
     Path | None,
@@ -131,18 +134,15 @@ def search(
     source: Annotated[str | None, typer.Option(help="Only sources whose path contains this.")] = None,
     since: Annotated[str | None, typer.Option("--since", "--from", help="From this date (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option("--until", "--to", help="Up to this date (YYYY-MM-DD).")] = None,
-    mode: Annotated[str | None, typer.Option(
-        help="dense, lexical or hybrid (default: the tuned pipeline).")] = None,
-    no_expand: Annotated[bool, typer.Option(
-        "--no-expand", help="No query expansion (abbreviations, acronyms, concepts).")] = False,
+    mode: Annotated[str | None, typer.Option(help=f"{OPTION_HELP['mode']} (default: hybrid).")] = None,
+    no_expand: Annotated[bool, typer.Option("--no-expand", help=f"No {OPTION_HELP['expand']}.")] = False,
     no_rerank: Annotated[bool, typer.Option("--no-rerank", help="Skip the second-stage re-scoring.")] = False,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Show expansions and which stage scored each hit.")] = False,
     dictionary: Annotated[list[Path] | None, typer.Option(
         "--dict", help="Extra expansion dictionary (TOML file or folder), merged over the shipped and user ones; "
         "repeatable. Format: docs/dictionaries.md.")] = None,
-    fusion: Annotated[str | None, typer.Option(
-        help="How the dense and lexical lists are merged: weighted (default, tuned) or rrf.")] = None,
+    fusion: Annotated[str | None, typer.Option(help=f"{OPTION_HELP['fusion']} (default: weighted).")] = None,
     index_dir: IndexOpt = None,
     engine: EngineOpt = None,
     uri: UriOpt = None,
@@ -150,6 +150,7 @@ def search(
 ) -> None:
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
     from pisteur.embed import EmbedderError, embedder_for_manifest
+    from pisteur.retrieve.options import SearchOptions
     from pisteur.retrieve.pipeline import search as run_search
     from pisteur.store import Filters, open_store
 
@@ -160,26 +161,24 @@ def search(
         _fail(str(exc))
     filters = Filters(kinds=kind or None, project=project, session=session, source=source,
                       date_from=since, date_to=until)
-    options: dict[str, object] = {}
-    if mode:
-        options["mode"] = mode
-    if no_expand:
-        options["expand"] = False
-    if no_rerank:
-        options["rerank"] = False
     if dictionary:
         for d in dictionary:
             if not d.exists():
                 _fail(f"dictionary {d} does not exist")
-        options["dictionaries"] = [str(d) for d in dictionary]
-    if fusion:
-        options["fusion"] = fusion
+    try:
+        options = SearchOptions().merged({
+            "mode": mode, "fusion": fusion, "expand": False if no_expand else None,
+            "rerank": "none" if no_rerank else None,
+            "dictionaries": [str(d) for d in dictionary] if dictionary else None,
+        })
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         embedder = embedder_for_manifest(store.manifest(), lazy=True, workers=1)
     except EmbedderError as exc:
         _fail(str(exc))
     try:
-        result = run_search(store, embedder, query, k=k, filters=filters, **options)
+        result = run_search(store, embedder, query, k=k, filters=filters, options=options)
     except ValueError as exc:  # a bad option value, or a dictionary that cannot be read
         _fail(str(exc))
     if as_json:
