@@ -24,12 +24,12 @@ from pisteur import ingest
 from pisteur.chunk import ChunkerConfig, chunk_segments
 from pisteur.embed import Embedder, load_embedder, resolve_spec
 from pisteur.embed.lazy import LazyEmbedder
-from pisteur.retrieve.analysis import ANALYZER_VERSION
 from pisteur.store import manifest as mf
 from pisteur.store import open_store
 from pisteur.store.base import SourceState
 from pisteur.store.local import LocalStore
 from pisteur.store.lock import WriterLock
+from pisteur.text.analysis import ANALYZER_VERSION
 from pisteur.types import KIND_THINKING, KIND_TOOL_RESULT, Chunk, Segment, SkipFile
 
 HEAD_BYTES = 64 * 1024

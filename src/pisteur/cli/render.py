@@ -55,10 +55,37 @@ def _where(h: Any) -> str:
     return " · ".join(bits)
 
 
+STAGE_LABELS = {"dense": "dense", "dense_expanded": "dense+exp", "lexical": "bm25", "expansion": "bm25 expansions"}
+
+
+def explain_lines(explain: dict[str, Any]) -> list[str]:
+    """A hit's ``explain`` as plain lines: the rank it had in each first-stage list (score in brackets),
+    its fused rank, the second stage's rank and score, and the expansions found in it."""
+    ranks = [
+        f"{STAGE_LABELS.get(name, name)} #{v['rank']} ({v['score']:.3g})"
+        for name, v in explain.items()
+        if isinstance(v, dict) and "rank" in v and name != "rerank"
+    ]
+    line = "first stage: " + (", ".join(ranks) if ranks else "none")
+    if "fused_rank" in explain:
+        line += f" → fused #{explain['fused_rank']}"
+    out = [line]
+    rr = explain.get("rerank")
+    if isinstance(rr, dict):
+        out.append(f"rerank ({rr.get('by')}): #{rr.get('rank', '?')} (score {rr.get('score', 0.0):.3g})")
+    if explain.get("expansions"):
+        out.append("expansions found: " + "; ".join(explain["expansions"]))
+    return out
+
+
+def _expansion_line(expansions: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{a['from']} → {', '.join(a['to'][:4])} [{a['dictionary']}]" for a in expansions)
+
+
 def print_hits(query: str, result: Any, explain: bool = False) -> None:
     hits = result.hits
     if explain and getattr(result, "expansions", None):
-        console.print("[dim]expansions:[/]", escape(str(result.expansions)))
+        console.print("[dim]expansions:[/]", escape(_expansion_line(result.expansions)), highlight=False)
     if not hits:
         console.print(f"no hit for [bold]{escape(query)}[/]")
         return
@@ -69,9 +96,10 @@ def print_hits(query: str, result: Any, explain: bool = False) -> None:
                       f"[dim]{escape(_where(h))}[/]", highlight=False)
         console.print(f"    {escape(snippet)}", highlight=False)
         if explain and h.explain:
-            console.print(f"    [dim]{escape(str(h.explain))}[/]", highlight=False)
+            for line in explain_lines(h.explain):
+                console.print(f"    [dim]{escape(line)}[/]", highlight=False)
     timings = getattr(result, "timings", None)
-    if timings:
+    if explain and timings:
         console.print("[dim]" + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in timings.items()) + "[/]")
 
 

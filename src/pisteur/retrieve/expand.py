@@ -24,7 +24,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pisteur.retrieve.analysis import analyze, analyze_heads, analyze_query, surface_spans
 from pisteur.retrieve.lexicon import (
     Dictionaries,
     DictionaryError,
@@ -36,6 +35,7 @@ from pisteur.retrieve.lexicon import (
     match_key,
     user_dictionary_dir,
 )
+from pisteur.text.analysis import analyze, analyze_heads, analyze_query, surface_spans
 
 __all__ = [
     "Applied",

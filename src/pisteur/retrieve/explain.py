@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pisteur.retrieve.analysis import analyze
 from pisteur.retrieve.expand import Expansion
+from pisteur.text.analysis import analyze
 
 EXPLAIN_EXPANSIONS = 20  # hits whose matched expansions are listed
 MAX_EXPANSIONS_SHOWN = 8

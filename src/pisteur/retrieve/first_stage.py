@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from pisteur.retrieve.analysis import analyze_query
 from pisteur.retrieve.expand import Applied, Expansion, expand_query, resolve_dictionaries
 from pisteur.retrieve.options import SearchOptions
 from pisteur.retrieve.profiles import profiles_for
 from pisteur.store.base import Filters, Store
+from pisteur.text.analysis import analyze_query
 
 Ranked = list[tuple[int, float]]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import platformdirs
 
-from pisteur.retrieve.analysis import stem, surface_tokens
+from pisteur.text.analysis import stem, surface_tokens
 
 TABLES = ("synonyms", "abbreviations", "concepts")
 DEFAULT_WEIGHT = {"synonyms": 0.8, "abbreviations": 0.8, "concepts": 0.6}
@@ -208,7 +208,7 @@ def _default(user_dir: str, stamp: tuple[tuple[str, int], ...]) -> Dictionaries:
     import pickle
 
     from pisteur.config import cache_dir
-    from pisteur.retrieve.analysis import ANALYZER_VERSION
+    from pisteur.text.analysis import ANALYZER_VERSION
 
     h = hashlib.blake2b(digest_size=12)
     h.update(f"{ANALYZER_VERSION}|{user_dir}|{stamp}".encode())

@@ -299,7 +299,7 @@ class StoreWriter:
     ) -> None:
         """Replace a source's chunks (all of them, or with ``from_offset`` only those starting at or after
         that byte offset: the appended-file case) and record its new state."""
-        from pisteur.retrieve.analysis import analyze
+        from pisteur.text.analysis import analyze
 
         con = self.store.con
         sid = self._source_id(state.path)
@@ -340,7 +340,7 @@ class StoreWriter:
 
     def reanalyze(self) -> int:
         """Rebuild the lexical terms of every chunk (after an analyser change); vectors are untouched."""
-        from pisteur.retrieve.analysis import analyze
+        from pisteur.text.analysis import analyze
 
         con = self.store.con
         con.execute("DELETE FROM chunks_fts")

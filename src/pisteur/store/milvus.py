@@ -330,7 +330,7 @@ class MilvusWriter:
                       ids: Sequence[int] | None = None, terms: Sequence[str] | None = None) -> list[int]:
         """Replace the chunks of ``state.path`` (or those at/after ``from_offset``); returns the new ids.
         ``ids``/``terms`` let ``pisteur import`` keep the exported ids and analysed terms."""
-        from pisteur.retrieve.analysis import analyze
+        from pisteur.text.analysis import analyze
 
         c = self.store.client
         base_ord = 0

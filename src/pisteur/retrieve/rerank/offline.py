@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pisteur.retrieve.analysis import analyze, analyze_query
 from pisteur.retrieve.rerank.base import RerankContext, register_reranker, texts_of
 from pisteur.retrieve.rerank.features import combine, text_features
+from pisteur.text.analysis import analyze, analyze_query
 from pisteur.types import Hit
 
 if TYPE_CHECKING:
