@@ -209,6 +209,21 @@ def remote_names() -> list[str]:
     return [f.name for f in dataclasses.fields(SearchOptions) if f.metadata["remote"]]
 
 
+
+
+def options_table() -> str:
+    """The Markdown table of every option (docs/retrieval.md holds it verbatim; a test checks it)."""
+    rows = ["| option | default | remote | what it does |", "|---|---|---|---|"]
+    for f in dataclasses.fields(SearchOptions):
+        default = getattr(DEFAULT_OPTIONS, f.name)
+        shown = ", ".join(f"{k} {v:g}" for k, v in default.as_dict().items()) if isinstance(default, Weights) else (
+            "none" if default == () else str(default).lower() if isinstance(default, bool) else str(default)
+        )
+        remote = "yes" if f.metadata["remote"] else "no"
+        rows.append(f"| `{f.name}` | {shown} | {remote} | {f.metadata['help']} |")
+    return "\n".join(rows)
+
+
 __all__ = [
     "DEFAULT_OPTIONS",
     "LIST_NAMES",
@@ -216,5 +231,6 @@ __all__ = [
     "SearchOptions",
     "Weights",
     "option_help",
+    "options_table",
     "remote_names",
 ]

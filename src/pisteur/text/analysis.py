@@ -190,6 +190,12 @@ def analyze_heads(text: str) -> list[str]:
     return out
 
 
+def analyze_by_token(text: str) -> list[tuple[str, ...]]:
+    """The terms of each token, in order ("rendez-vous avec" → [("rendez-vous", "rend")]): tells a
+    compound's own parts from the next word's terms."""
+    return [t for t in (_analyze_token(tok, False) for tok in _TOKEN.findall(_prepare(text))) if t]
+
+
 def analyze_query(text: str) -> list[str]:
     """Distinct terms of a query, in order. If every word is a stop word ("pas", "qui"), they are kept."""
     terms = list(dict.fromkeys(analyze(text)))

@@ -19,7 +19,7 @@ import numpy as np
 
 from pisteur.retrieve.rerank.base import RerankContext, register_reranker, texts_of
 from pisteur.retrieve.rerank.features import combine, text_features
-from pisteur.text.analysis import analyze, analyze_query
+from pisteur.text.analysis import analyze, analyze_by_token, analyze_heads, analyze_query
 from pisteur.types import Hit
 
 if TYPE_CHECKING:
@@ -77,23 +77,38 @@ def _expansion_inputs(exp: Expansion | None) -> tuple[list[tuple[str, float]], d
         alts = [frozenset(a) for a in (analyze(t) for t in rule.to) if a]
         for t in analyze(rule.source):
             alternatives.setdefault(t, []).extend(alts)
-    return [(t, w) for t, w, o in exp.terms if o != "query"], alternatives
+    terms = [(t, w) for t, w, o in exp.terms if o != "query"]
+    # The form the user typed counts like its best variant: a message saying "rdv" covers the query "rdv"
+    # as well as a document saying "rendez-vous" does (else only the variants would earn this feature).
+    best = max((w for _, w in terms), default=0.0)
+    typed = [(t, best) for rule in exp.applied for t in dict.fromkeys(analyze_heads(rule.source))]
+    return list(dict(typed + terms).items()), alternatives
+
+
+def query_tokens(query: str) -> dict[str, int]:
+    """Query term -> index of the query token it comes from (a compound and its parts share one)."""
+    out: dict[str, int] = {}
+    for i, terms in enumerate(analyze_by_token(query)):
+        for t in terms:
+            out.setdefault(t, i)
+    return out
 
 
 def _lexical_features(query: str, hits: Sequence[Hit | str], ctx: RerankContext) -> dict[str, np.ndarray]:
     """Text features of every candidate; with per-profile expansions, each candidate is scored against the
     expansion of its own source profile (a session hit never gets credit for an SMS form)."""
     qterms = analyze_query(query)
+    token_of = query_tokens(query)
     seqs = doc_terms(ctx.store, hits)
     if ctx.expansion_for is None or any(isinstance(h, str) for h in hits):
-        return text_features(qterms, seqs, *_expansion_inputs(ctx.expansion))
+        return text_features(qterms, seqs, *_expansion_inputs(ctx.expansion), token_of)
     groups: dict[int, tuple[Expansion, list[int]]] = {}
     for j, h in enumerate(hits):
         exp = ctx.expansion_for(h.kind)  # type: ignore[union-attr]
         groups.setdefault(id(exp), (exp, []))[1].append(j)
     out: dict[str, np.ndarray] = {}
     for exp, idx in groups.values():
-        part = text_features(qterms, [seqs[j] for j in idx], *_expansion_inputs(exp))
+        part = text_features(qterms, [seqs[j] for j in idx], *_expansion_inputs(exp), token_of)
         for name, values in part.items():
             out.setdefault(name, np.zeros(len(hits)))[idx] = values
     return out
