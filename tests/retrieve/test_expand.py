@@ -210,3 +210,27 @@ def test_lexical_terms_keep_the_query_and_cap_expansions_by_weight(shipped):
     weights = [w for _, w in capped[2:]]
     assert weights == sorted(weights, reverse=True) and "rdv" in dict(capped)
     assert len(exp.lexical_terms(None)) == len(exp.terms)
+
+
+def test_dictionary_cache_is_json_shards_read_lazily_and_survives_a_bad_shard(tmp_path, monkeypatch):
+    from pisteur.retrieve import dictcache, lexicon
+
+    monkeypatch.setenv("PISTEUR_CACHE", str(tmp_path / "cache"))
+    lexicon._default.cache_clear()
+    built = default_dictionaries()  # builds and writes the cache
+    folders = list((tmp_path / "cache" / "dictionaries").iterdir())
+    assert len(folders) == 1 and (folders[0] / "meta.json").exists()
+    assert not list((tmp_path / "cache").rglob("*.pickle"))
+    lexicon._default.cache_clear()
+    cached = default_dictionaries()
+    assert isinstance(cached.index, dictcache.ShardedIndex) and cached.index._shards == {}
+    a = expand_query("tkt pour le PV", cached)
+    assert a.to_json() == expand_query("tkt pour le PV", built).to_json()
+    assert 0 < len(cached.index._shards) <= 6  # only the shards of the query's words were read
+    # a corrupt shard: that shard is rebuilt in memory, the answer is the same
+    for f in folders[0].glob("shard-*.json"):
+        f.write_text("{not json", "utf-8")
+    lexicon._default.cache_clear()
+    broken = default_dictionaries()
+    assert expand_query("tkt pour le PV", broken).to_json() == a.to_json()
+    lexicon._default.cache_clear()

@@ -10,15 +10,12 @@ entry or ``disable = [...]`` at the top level overrides). A dictionary may decla
 from __future__ import annotations
 
 import os
-import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import platformdirs
 
 from pisteur.text.analysis import stem, surface_tokens
 
@@ -31,6 +28,8 @@ def user_dictionary_dir() -> Path:
     env = os.environ.get("PISTEUR_DICTIONARIES")
     if env:
         return Path(env).expanduser()
+    import platformdirs
+
     return Path(platformdirs.user_config_dir("pisteur")) / "dictionaries"
 
 
@@ -72,7 +71,7 @@ class Dictionaries:
 
     def __init__(self, dicts: Iterable[_Dict]):
         self.dicts: dict[str, _Dict] = {d.name: d for d in dicts}
-        self.index: dict[tuple[str, ...], list[_Rule]] = {}
+        self.index: Mapping[tuple[str, ...], list[_Rule]] = {}
         self.max_len = 1
         for d in self.dicts.values():
             for table in TABLES:
@@ -95,12 +94,23 @@ class Dictionaries:
         if not k or len(k) > MAX_KEY_LEN or (len(k) == 1 and len(k[0]) < 2):
             return  # empty, too long, or one letter ("a+" → "a", "n°" → "n"): would fire on every "à"
         self.max_len = max(self.max_len, len(k))
+        assert isinstance(self.index, dict)  # being built
         rules = self.index.setdefault(k, [])
         seen = {(r.target, r.dictionary) for r in rules}
         for t in targets:
             if (t, dictionary) not in seen and _key(t) != k:
                 rules.append(_Rule(t, dictionary, weight, form, kind))
                 seen.add((t, dictionary))
+
+    @classmethod
+    def prebuilt(
+        cls, dicts: Iterable[_Dict], index: Mapping[tuple[str, ...], list[_Rule]], max_len: int
+    ) -> Dictionaries:
+        """Dictionaries whose matching index was built before (``dictcache``): nothing is analysed."""
+        out = cls(())
+        out.dicts = {d.name: d for d in dicts}
+        out.index, out.max_len = index, max_len
+        return out
 
     def names(self) -> list[str]:
         return list(self.dicts)
@@ -121,6 +131,8 @@ class DictionaryError(ValueError):
 
 
 def _read_toml(path: Path | Any, name_default: str) -> dict[str, Any]:
+    import tomllib  # only when dictionaries are (re)built: a cached search does not parse TOML
+
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
@@ -200,32 +212,27 @@ def load_dictionaries(
 
 @lru_cache(maxsize=4)
 def _default(user_dir: str, stamp: tuple[tuple[str, int], ...]) -> Dictionaries:
-    """Merged dictionaries, through a pickle in the cache dir: analysing every form of every dictionary
-    costs ~0.2 s, which a cold ``pisteur search`` should not pay each time. The key covers the shipped
-    files' bytes, the user folder's stamp and the analyser version, so any change rebuilds it."""
+    """Merged dictionaries through the on-disk cache (``dictcache``: JSON shards read lazily). The key covers
+    the analyser version, the shipped files' names, sizes and times and the user folder's stamp, so any
+    change rebuilds it."""
     import hashlib
-    import os
-    import pickle
 
     from pisteur.config import cache_dir
+    from pisteur.retrieve import dictcache
     from pisteur.text.analysis import ANALYZER_VERSION
 
     h = hashlib.blake2b(digest_size=12)
-    h.update(f"{ANALYZER_VERSION}|{user_dir}|{stamp}".encode())
+    h.update(f"{dictcache.FORMAT}|{ANALYZER_VERSION}|{user_dir}|{stamp}".encode())
     for f in _shipped_files():
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    path = cache_dir() / "dictionaries" / f"{h.hexdigest()}.pickle"
-    try:
-        return pickle.loads(path.read_bytes())
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
-        pass
+        st = Path(str(f)).stat()
+        h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    folder = cache_dir() / "dictionaries" / h.hexdigest()
+    cached = dictcache.read(folder, load_dictionaries)
+    if cached is not None:
+        return cached
     d = load_dictionaries()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(d, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, path)
+        dictcache.write(folder, d)
     except OSError:
         pass  # a read-only cache dir only costs speed
     return d
