@@ -64,7 +64,7 @@ class ShardedIndex(Mapping[tuple[str, ...], list[_Rule]]):
         self._rules[key] = rules
         return rules
 
-    def get(self, key: tuple[str, ...], default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: tuple[str, ...], default: Any = None) -> Any:
         try:
             return self[key]
         except KeyError:

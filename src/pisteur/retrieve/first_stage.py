@@ -11,7 +11,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,6 +22,12 @@ from pisteur.store.base import Filters, Store
 from pisteur.text.analysis import analyze_query
 
 Ranked = list[tuple[int, float]]
+
+
+class QueryEmbedder(Protocol):
+    """What the search needs of an ``Embedder`` (``pisteur.embed.base``): the query side only."""
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,12 @@ class Plan:
 
 
 def make_plan(
-    query: str, k: int, filters: Filters | None, options: SearchOptions, embedder: Any, query_vector: Any
+    query: str,
+    k: int,
+    filters: Filters | None,
+    options: SearchOptions,
+    embedder: QueryEmbedder | None,
+    query_vector: Any,
 ) -> Plan:
     qv = None if query_vector is None else np.asarray(query_vector, np.float32).reshape(-1)
     return Plan(
@@ -176,7 +187,7 @@ def lexical_side(store: Store, plan: Plan) -> LexicalSide:
     return side
 
 
-def embed_query(embedder: Any, plan: Plan, exp: QueryExpansion | None) -> np.ndarray:
+def embed_query(embedder: QueryEmbedder | None, plan: Plan, exp: QueryExpansion | None) -> np.ndarray:
     """The query's vector(s): row 0 the query, row 1 the query with its expansions (``expand_dense``)."""
     texts = [plan.query]
     if exp is not None and plan.options.expand_dense and exp.widest().applied:
@@ -184,6 +195,7 @@ def embed_query(embedder: Any, plan: Plan, exp: QueryExpansion | None) -> np.nda
     given = plan.query_vector
     if given is not None and len(texts) == 1:
         return given.reshape(1, -1)
+    assert embedder is not None  # plan.dense needs one
     qv = np.asarray(embedder.embed_queries(texts), np.float32)
     if given is not None:
         qv[0] = given
@@ -201,6 +213,7 @@ __all__ = [
     "LexicalSide",
     "Plan",
     "ProfileExpansion",
+    "QueryEmbedder",
     "QueryExpansion",
     "Ranked",
     "dense_lists",

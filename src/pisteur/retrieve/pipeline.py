@@ -38,6 +38,7 @@ from pisteur.retrieve.explain import (
 from pisteur.retrieve.first_stage import (
     LexicalSide,
     Plan,
+    QueryEmbedder,
     QueryExpansion,
     Ranked,
     dense_lists,
@@ -122,7 +123,7 @@ class FirstStage:
     query_vector: np.ndarray | None
 
 
-def first_stage(store: Store, embedder: Any, plan: Plan, timer: StageTimer) -> FirstStage:
+def first_stage(store: Store, embedder: QueryEmbedder | None, plan: Plan, timer: StageTimer) -> FirstStage:
     qv: np.ndarray | None = None
     if plan.overlapped:
         # Overlap: expansion + BM25 run in a worker thread while the query is embedded here (~15-19 ms on
@@ -200,7 +201,9 @@ class Reranked:
     by: str | None  # the reranker's name, None when none ran
 
 
-def rerank(store: Store, embedder: Any, plan: Plan, first: FirstStage, fused: Fused, timer: StageTimer) -> Reranked:
+def rerank(
+    store: Store, embedder: QueryEmbedder | None, plan: Plan, first: FirstStage, fused: Fused, timer: StageTimer
+) -> Reranked:
     o = plan.options
     reranker = None
     if o.reranks and fused.ranking:
@@ -273,7 +276,7 @@ def _hit_terms(store: Store, exp: QueryExpansion | None, hits: list[Hit]) -> dic
 # -- the whole search ------------------------------------------------------------------------------------
 def search(
     store: Store,
-    embedder: Any,
+    embedder: QueryEmbedder | None,
     query: str,
     *,
     k: int = 10,

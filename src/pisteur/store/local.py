@@ -32,6 +32,8 @@ from pisteur.types import Chunk, Hit
 
 DB = "index.sqlite"
 _COLUMNS = ("session_id", "project", "ts_first", "ts_last")
+_SIGNATURE = ("SELECT (SELECT value FROM meta WHERE key='generation'), (SELECT MAX(id) FROM chunks),"
+              " (SELECT MAX(indexed_at) FROM sources), (SELECT COUNT(*) FROM sources)")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -214,6 +216,19 @@ class LocalStore:
 
     def close(self) -> None:
         self.con.close()
+
+    def replaced(self) -> bool:
+        """Whether the index directory now holds another index than the one this store opened (rebuilt
+        under a running server): another creation stamp, or a fresh connection that sees other contents
+        than this one's (the open connection keeps reading a deleted file)."""
+        if (mf.read(self.dir) or {}).get("created") != self._manifest.get("created"):
+            return True
+        fresh = sqlite3.connect(f"file:{self.dir / DB}?mode=ro", uri=True, timeout=5)
+        try:
+            now = fresh.execute(_SIGNATURE).fetchone()
+        finally:
+            fresh.close()
+        return tuple(self.con.execute(_SIGNATURE).fetchone()) != tuple(now)
 
     # -- writing ---------------------------------------------------------------------------------
     def writer(self) -> StoreWriter:

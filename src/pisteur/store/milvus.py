@@ -290,6 +290,10 @@ class MilvusStore:
     def close(self) -> None:
         self.client.close()
 
+    def replaced(self) -> bool:
+        """A Milvus collection is never swapped under an open client (``Store.replaced``)."""
+        return False
+
 
 def _hit(r: dict[str, Any]) -> Hit:
     meta = dict(r.get("meta") or {})

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 
@@ -122,10 +123,9 @@ def _analyze_token(tok: str, keep_stop: bool) -> tuple[str, ...]:
     if tok[0] in "#@":
         core = tok.lstrip("#@")
         return (fold(tok), *_analyze_token(core, keep_stop)) if core else ()
-    simple = tok.isalpha() and (tok.islower() or tok.isupper() or tok[1:].islower())
-    if simple:
-        t = _plain_term(tok, keep_stop)
-        return (t,) if t else ()
+    if tok.isalpha() and (tok.islower() or tok.isupper() or tok[1:].islower()):
+        term = _plain_term(tok, keep_stop)
+        return (term,) if term else ()
     whole = fold(tok)
     if tok.isdigit():
         return (whole,)
@@ -133,35 +133,32 @@ def _analyze_token(tok: str, keep_stop: bool) -> tuple[str, ...]:
         # French compounds: stem the last part so "week-ends" and "week-end" share the whole term
         *head, last = whole.split("-")
         whole = "-".join([*head, stem(_REPEATS.sub(r"\1", last))])
-    out: list[str] = [whole]
     if len(tok) > _MAX_TOKEN:
-        return tuple(out)
-    seen = {whole}
+        return (whole,)
+    return tuple(dict.fromkeys(t for t in (whole, *_parts(tok, keep_stop)) if t))
 
-    def add(term: str | None) -> None:
-        if term and term not in seen:
-            seen.add(term)
-            out.append(term)
 
+def _parts(tok: str, keep_stop: bool) -> Iterator[str | None]:
+    """Terms of the parts of a compound token (identifier, path, hyphenated word), in order."""
     for seg in _OUTER_SPLIT.split(tok):
         if not seg:
             continue
         parts = [p for p in _INNER_SPLIT.split(seg) if p]
         if seg != tok and len(parts) > 1:
-            add(fold(seg))
+            yield fold(seg)
         for part in parts:
-            pieces = _PIECES.findall(part)
-            if len(pieces) > 1:
-                if part != tok:
-                    add(fold(part))
-                for piece in pieces:
-                    add(_plain_term(piece, keep_stop))
-            elif pieces:
-                if pieces[0] == part and part.isalpha():
-                    add(_plain_term(part, keep_stop))
-                else:
-                    add(fold(part))
-    return tuple(out)
+            yield from _part_terms(part, tok, keep_stop)
+
+
+def _part_terms(part: str, tok: str, keep_stop: bool) -> Iterator[str | None]:
+    pieces = _PIECES.findall(part)
+    if len(pieces) > 1:
+        if part != tok:
+            yield fold(part)
+        for piece in pieces:
+            yield _plain_term(piece, keep_stop)
+    elif pieces:
+        yield _plain_term(part, keep_stop) if pieces[0] == part and part.isalpha() else fold(part)
 
 
 def analyze(text: str) -> list[str]:

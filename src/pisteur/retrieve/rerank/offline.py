@@ -24,6 +24,7 @@ from pisteur.types import Hit
 
 if TYPE_CHECKING:
     from pisteur.retrieve.expand import Expansion
+    from pisteur.store.base import Store
 
 # Fitted on piaf-dev train half, depth 30 (bench/piaf_rerank_tune.py --no-use); expansion weight set by hand
 # (piaf-dev has almost no dictionary forms), see docs/bench/retrieval.md.
@@ -49,7 +50,7 @@ USE_WEIGHTS: dict[str, float] = {
 }
 
 
-def doc_terms(store: Any, hits: Sequence[Hit | str]) -> list[list[str]]:
+def doc_terms(store: Store | None, hits: Sequence[Hit | str]) -> list[list[str]]:
     """Analysed terms of each candidate: read from the local store's FTS5 column (``chunks_fts.terms``
     holds ``" ".join(analyze(text))``, per the store contract) when available, else analysed here."""
     texts = texts_of(hits)
