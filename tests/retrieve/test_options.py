@@ -52,3 +52,26 @@ def test_derived_flags():
     assert SearchOptions(mode="dense", expand_dense=True).wants_expansion is True
     assert SearchOptions(rerank="none").reranks is False and DEFAULT_OPTIONS.reranks
     assert SearchOptions(weights={"lexical": 2}).weights == Weights(lexical=2.0)  # type: ignore[arg-type]
+
+
+def test_bench_presets_are_typed_options_and_bad_overrides_are_refused():
+    from pisteur.evaluate.runner import PRESETS, parse_config
+
+    for name in PRESETS:
+        assert isinstance(parse_config(name).search_options, SearchOptions)
+    assert parse_config("default,weights.dense=0.5,rerank=none").search_options.weights.dense == 0.5
+    with pytest.raises(ValueError, match="configuration 'default,rerank=off': option rerank"):
+        parse_config("default,rerank=off")
+
+
+def test_explain_renders_ranks_not_raw_fused_scores():
+    from pisteur.cli.render import explain_lines
+    from pisteur.retrieve.explain import Explain, ListRank, RerankScore
+
+    ex = Explain({"dense": ListRank(4, 0.8543), "lexical": ListRank(2, 6.8)}, fused=-336.29, fused_rank=3,
+                 rerank=RerankScore("offline", 4.8, 1), expansions=("rendez-vous → rdv",)).to_json()
+    assert ex["fused_rank"] == 3 and ex["rerank"] == {"by": "offline", "score": 4.8, "rank": 1}
+    lines = explain_lines(ex)
+    assert lines[0] == "first stage: dense #4 (0.854), bm25 #2 (6.8) → fused #3"
+    assert lines[1] == "rerank (offline): #1 (score 4.8)" and "rendez-vous → rdv" in lines[2]
+    assert not any("-336" in line or "{" in line for line in lines)
