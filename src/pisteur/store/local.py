@@ -141,7 +141,9 @@ class LocalStore:
         if not q:
             return []
         where, args = filter_sql(filters)
-        extra = f" AND rowid IN (SELECT id FROM chunks c WHERE {where})" if where else ""
+        # "+rowid": without the unary plus SQLite hands the IN list to FTS5, which re-runs the MATCH once per
+        # allowed row (680 ms instead of 0.8 ms for a kind filter over 1.5k chunks; same rows)
+        extra = f" AND +rowid IN (SELECT id FROM chunks c WHERE {where})" if where else ""
         sql = (
             f"SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?{extra}"
             " ORDER BY s LIMIT ?"
