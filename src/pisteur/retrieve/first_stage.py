@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pisteur.retrieve.expand import Applied, Expansion, expand_query, resolve_dictionaries
+from pisteur.retrieve.expand import Applied, Dictionaries, Expansion, expand_query, resolve_dictionaries
 from pisteur.retrieve.options import SearchOptions
 from pisteur.retrieve.profiles import profiles_for
 from pisteur.store.base import Filters, Store
@@ -43,6 +43,7 @@ class Plan:
     lexical: bool  # BM25 lists
     expand: bool  # dictionary expansion runs
     query_vector: np.ndarray | None  # given by the caller (same model): not embedded again
+    dictionaries: Dictionaries | None = None  # a loaded set given by the caller, instead of options.dictionaries
 
     @property
     def overlapped(self) -> bool:
@@ -61,6 +62,7 @@ def make_plan(
     options: SearchOptions,
     embedder: QueryEmbedder | None,
     query_vector: Any,
+    dictionaries: Dictionaries | None = None,
 ) -> Plan:
     qv = None if query_vector is None else np.asarray(query_vector, np.float32).reshape(-1)
     return Plan(
@@ -73,6 +75,7 @@ def make_plan(
         lexical=options.wants_lexical,
         expand=options.wants_expansion,
         query_vector=qv,
+        dictionaries=dictionaries,
     )
 
 
@@ -126,8 +129,10 @@ class QueryExpansion:
         return {p.profile: p.expansion.to_json() for p in self.parts}
 
 
-def expand(query: str, options: SearchOptions, filters: Filters | None) -> QueryExpansion:
-    dicts = resolve_dictionaries(options.dictionaries or None)
+def expand(
+    query: str, options: SearchOptions, filters: Filters | None, dictionaries: Dictionaries | None = None
+) -> QueryExpansion:
+    dicts = dictionaries if dictionaries is not None else resolve_dictionaries(options.dictionaries or None)
     if not options.profiles:
         return QueryExpansion((ProfileExpansion("all", None, expand_query(query, dicts)),))
     kinds = list(filters.kinds) if filters is not None and filters.kinds else None
@@ -168,7 +173,7 @@ def lexical_side(store: Store, plan: Plan) -> LexicalSide:
     """Expansion, then the BM25 lists: the query's (with its expansions merged, per ``expand_lexical``)
     and the expansions' own. A profile's expansions only search its profile's kinds."""
     t0 = time.perf_counter()
-    exp = expand(plan.query, plan.options, plan.filters) if plan.expand else None
+    exp = expand(plan.query, plan.options, plan.filters, plan.dictionaries) if plan.expand else None
     t1 = time.perf_counter()
     side = LexicalSide(exp)
     if plan.lexical:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from pisteur.retrieve import fusion as fz
-from pisteur.retrieve.expand import Expansion
+from pisteur.retrieve.expand import Dictionaries, Expansion
 from pisteur.retrieve.explain import (
     EXPLAIN_EXPANSIONS,
     Explain,
@@ -283,15 +283,17 @@ def search(
     filters: Filters | None = None,
     options: SearchOptions | None = None,
     query_vector: Any = None,
+    dictionaries: Dictionaries | None = None,
     **overrides: Any,
 ) -> SearchResult:
     """Search ``store`` for ``query``. ``options``: the typed options (default: the product's);
     ``overrides``: option names and values applied over them (``SearchOptions.merged``: unknown names and
     bad values raise ``ValueError``). ``query_vector``: the query already embedded by the caller with the
-    index model (not embedded again)."""
+    index model (not embedded again). ``dictionaries``: a loaded dictionary set to expand with instead of
+    the shipped, user and ``options.dictionaries`` ones (benchmarks swap in a mined dictionary)."""
     opts = (options or DEFAULT_OPTIONS).merged(overrides)
     timer = StageTimer()
-    plan = make_plan(query, k, filters, opts, embedder, query_vector)
+    plan = make_plan(query, k, filters, opts, embedder, query_vector, dictionaries)
     first = first_stage(store, embedder, plan, timer)
     with timer.stage("fuse"):
         fused = fuse(store, plan, first)
