@@ -258,12 +258,3 @@ def test_a_compound_next_to_its_own_part_is_no_phrase():
     assert proximity(qterms, only_compound) == 1.0 and proximity(qterms, only_compound, tokens) == 0.0
     assert proximity(qterms, phrase_doc, tokens) == 1.0
 
-
-def test_the_typed_form_earns_the_expansion_feature_like_its_variants():
-    from pisteur.retrieve.expand import expand_query
-
-    exp = expand_query("rdv", profile="messages")
-    rr = get_reranker("offline")
-    f = rr.features("rdv", ["rdv 18h devant la gare", "suite à notre rendez-vous", "la gare"],
-                    RerankContext(expansion=exp))
-    assert f["expansion"][0] > 0 and f["expansion"][1] > 0 and f["expansion"][2] == 0.0

@@ -19,7 +19,7 @@ import numpy as np
 
 from pisteur.retrieve.rerank.base import RerankContext, register_reranker, texts_of
 from pisteur.retrieve.rerank.features import combine, text_features
-from pisteur.text.analysis import analyze, analyze_by_token, analyze_heads, analyze_query
+from pisteur.text.analysis import analyze, analyze_by_token, analyze_query
 from pisteur.types import Hit
 
 if TYPE_CHECKING:
@@ -78,12 +78,7 @@ def _expansion_inputs(exp: Expansion | None) -> tuple[list[tuple[str, float]], d
         alts = [frozenset(a) for a in (analyze(t) for t in rule.to) if a]
         for t in analyze(rule.source):
             alternatives.setdefault(t, []).extend(alts)
-    terms = [(t, w) for t, w, o in exp.terms if o != "query"]
-    # The form the user typed counts like its best variant: a message saying "rdv" covers the query "rdv"
-    # as well as a document saying "rendez-vous" does (else only the variants would earn this feature).
-    best = max((w for _, w in terms), default=0.0)
-    typed = [(t, best) for rule in exp.applied for t in dict.fromkeys(analyze_heads(rule.source))]
-    return list(dict(typed + terms).items()), alternatives
+    return [(t, w) for t, w, o in exp.terms if o != "query"], alternatives
 
 
 def query_tokens(query: str) -> dict[str, int]:
