@@ -24,7 +24,7 @@ from pisteur.embed import load_embedder  # noqa: E402
 from pisteur.embed.cache import CachedEmbedder  # noqa: E402
 from pisteur.evaluate.beir import load_dataset  # noqa: E402
 from pisteur.evaluate.qcache import QueryCachedEmbedder  # noqa: E402
-from pisteur.retrieve.analysis import analyze, analyze_query  # noqa: E402
+from pisteur.text.analysis import analyze, analyze_query  # noqa: E402
 
 
 def add_piaf_argument(ap: argparse.ArgumentParser) -> None:

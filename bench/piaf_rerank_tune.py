@@ -20,8 +20,8 @@ from piaf_common import add_piaf_argument, load  # noqa: E402
 from piaf_tune import N, norm_list, ranks  # noqa: E402
 
 from pisteur.evaluate.beir import split_queries  # noqa: E402
-from pisteur.retrieve.analysis import analyze, analyze_query  # noqa: E402
 from pisteur.retrieve.rerank.features import FEATURES, combine, text_features  # noqa: E402
+from pisteur.text.analysis import analyze, analyze_query  # noqa: E402
 
 GRID = [-0.5, -0.25, 0, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4]
 

@@ -36,13 +36,12 @@ from sms_expansion import (  # noqa: E402
     targets,
 )
 
-import pisteur.retrieve.pipeline as pipeline  # noqa: E402
 from pisteur.chunk import ChunkerConfig  # noqa: E402
 from pisteur.embed import load_embedder  # noqa: E402
 from pisteur.embed.cache import CachedEmbedder  # noqa: E402
 from pisteur.evaluate.qcache import QueryCachedEmbedder  # noqa: E402
 from pisteur.indexer import wanted_manifest  # noqa: E402
-from pisteur.retrieve.expand import Dictionaries, expand_query, load_dictionaries  # noqa: E402
+from pisteur.retrieve.expand import Dictionaries, load_dictionaries  # noqa: E402
 from pisteur.retrieve.pipeline import search  # noqa: E402
 from pisteur.store import open_store  # noqa: E402
 from pisteur.store.base import SourceState  # noqa: E402
@@ -97,7 +96,7 @@ def grid() -> dict[str, dict]:
     return out
 
 
-def score(store, qemb, pairs, tq, opts, k, only=None) -> tuple[int, int, int, int, int]:
+def score(store, qemb, pairs, tq, opts, k, only=None, dicts=None) -> tuple[int, int, int, int, int]:
     """(targets in top k, targets, same with the SMS holding the standard form set aside, reference examples
     in top k, reference-example targets)."""
     found = aside = brief = total = brief_total = 0
@@ -106,9 +105,9 @@ def score(store, qemb, pairs, tq, opts, k, only=None) -> tuple[int, int, int, in
         if not tset:
             continue
         std = set(_standard(pairs, q))
-        top = {h.meta["n"] for h in search(store, qemb, q, k=k, **opts).hits}
+        top = {h.meta["n"] for h in search(store, qemb, q, k=k, dictionaries=dicts, **opts).hits}
         # k + |std| deep, so that k remain once they are set aside (k <= 80: the candidate lists stay at 100)
-        deeper = search(store, qemb, q, k=k + len(std), **opts).hits
+        deeper = search(store, qemb, q, k=k + len(std), dictionaries=dicts, **opts).hits
         top_aside = set([h.meta["n"] for h in deeper if h.meta["n"] not in std][:k])
         got = len(top & tset)
         found += got
@@ -128,20 +127,15 @@ def held_out(store, qemb, pairs, tq, configs, k, seed) -> None:
     half_a, half_b = set(ids[: len(ids) // 2]), set(ids[len(ids) // 2 :])
     shipped = load_dictionaries(user=False)
     keep = [d for name, d in shipped.dicts.items() if name != "sms"]
-    saved = pipeline._expand
-    try:
-        for label, train, test in (("A→B", half_a, half_b), ("B→A", half_b, half_a)):
-            mined = mined_dictionary([pairs[i] for i in sorted(train)])
-            dicts = Dictionaries([*keep, *mined.dicts.values()])
-            pipeline._expand = lambda q, d=dicts: expand_query(q, d)
-            for name, opts in configs.items():
-                f, t, a, _, _ = score(store, qemb, pairs, tq, opts, k, only=test)
-                print(f"held-out {label} mined SMS dictionary | {name:40s} | {f}/{t} = {f / t:.1%} | "
-                      f"{a}/{t} = {a / t:.1%}", flush=True)
-                TABLES.add("held-out", ["split", "configuration", "targets in top 20", "set aside"],
-                           [f"{label} mined", name, f"{f}/{t} = {f / t:.1%}", f"{a}/{t} = {a / t:.1%}"])
-    finally:
-        pipeline._expand = saved
+    for label, train, test in (("A→B", half_a, half_b), ("B→A", half_b, half_a)):
+        mined = mined_dictionary([pairs[i] for i in sorted(train)])
+        dicts = Dictionaries([*keep, *mined.dicts.values()])
+        for name, opts in configs.items():
+            f, t, a, _, _ = score(store, qemb, pairs, tq, opts, k, only=test, dicts=dicts)
+            print(f"held-out {label} mined SMS dictionary | {name:40s} | {f}/{t} = {f / t:.1%} | "
+                  f"{a}/{t} = {a / t:.1%}", flush=True)
+            TABLES.add("held-out", ["split", "configuration", "targets in top 20", "set aside"],
+                       [f"{label} mined", name, f"{f}/{t} = {f / t:.1%}", f"{a}/{t} = {a / t:.1%}"])
 
 
 def build(path: Path, emb, cached, texts: list[str]) -> None:

@@ -22,9 +22,9 @@ from _common import command_line, write_result  # noqa: E402
 from scale_data import cached  # noqa: E402
 from scale_piaf import load_piaf, ndcg_at_10  # noqa: E402
 
-from pisteur.retrieve.analysis import analyze  # noqa: E402
 from pisteur.store.base import SourceState  # noqa: E402
 from pisteur.store.milvus import MilvusStore  # noqa: E402
+from pisteur.text.analysis import analyze  # noqa: E402
 from pisteur.types import Chunk  # noqa: E402
 
 

@@ -41,8 +41,8 @@ from _common import Tables, command_line, eval_path, write_result  # noqa: E402
 
 from pisteur.evaluate.beir import load_dataset  # noqa: E402
 from pisteur.evaluate.metrics import ndcg_at  # noqa: E402
-from pisteur.retrieve.analysis import analyze, analyze_query, stem, surface_tokens
 from pisteur.retrieve.expand import Dictionaries, _Dict, expand_query, load_dictionaries  # noqa: E402
+from pisteur.text.analysis import analyze, analyze_query, stem, surface_tokens
 
 TABLES = Tables()
 

@@ -133,7 +133,7 @@ def bench_search(piaf: Path, sizes: list[int]) -> dict:
         full = []
         for q in queries:
             t = time.perf_counter()
-            search(store, emb, q, k=10, mode="dense", expand=False, rerank=False)
+            search(store, emb, q, k=10, mode="dense", expand=False, rerank="none")
             full.append(time.perf_counter() - t)
         default = []
         for q in queries:

@@ -31,10 +31,10 @@ from pisteur.index.dense_phase import DenseOptions, dense_phase
 from pisteur.index.plan import APPEND_READERS, HEAD_BYTES, PlanItem, fingerprint, in_scope, plan
 from pisteur.index.read_phase import COMMIT_CHUNKS, ReadOptions, read_phase
 from pisteur.index.report import IndexReport
-from pisteur.retrieve.analysis import ANALYZER_VERSION
 from pisteur.store import manifest as mf
 from pisteur.store import open_store
 from pisteur.store.lock import WriterLock
+from pisteur.text.analysis import ANALYZER_VERSION
 from pisteur.types import KIND_THINKING, KIND_TOOL_RESULT, Segment
 
 __all__ = ["APPEND_READERS", "COMMIT_CHUNKS", "HEAD_BYTES", "IndexReport", "fingerprint", "index_paths",

@@ -37,7 +37,7 @@ def test_multi_word_keys_match_on_analysed_form(shipped):
         assert "tkt" in added(exp), q
     exp = expand_query("je sais pas quoi faire", shipped)
     assert "jsp" in added(exp)
-    assert any(a["from"] == "je sais pas" and "jsp" in a["to"] for a in exp.applied)
+    assert any(a.source == "je sais pas" and "jsp" in a.to for a in exp.applied)
 
 
 def test_original_terms_weigh_one_and_expansions_less(shipped):
@@ -51,7 +51,7 @@ def test_original_terms_weigh_one_and_expansions_less(shipped):
 
 def test_acronyms_both_ways(shipped):
     exp = expand_query("placé en GAV", shipped)
-    assert any("garde à vue" in a["to"] for a in exp.applied)
+    assert any("garde à vue" in a.to for a in exp.applied)
     assert {"gard", "vu"} <= added(exp)
     assert "gav" in added(expand_query("garde à vue", shipped))
     assert "opj" in added(expand_query("officier de police judiciaire", shipped))
@@ -64,12 +64,12 @@ def test_concepts_expand_one_way(shipped):
     terms = added(exp)
     assert set(analyze("connard enculé connasse")) <= terms
     assert any(p.text == "nique la police" and p.terms == analyze("nique la police") for p in exp.phrases)
-    assert {a["dictionary"] for a in exp.applied} >= {"concepts", "insults"}
+    assert {a.dictionary for a in exp.applied} >= {"concepts", "insults"}
     # not back: an insult does not pull in the concept word
     assert "insult" not in added(expand_query("connard", shipped))
     threats = expand_query("menace de mort", shipped)
     assert any(p.text == "je vais te tuer" for p in threats.phrases)
-    assert any(a["from"] == "menace de mort" for a in threats.applied)
+    assert any(a.source == "menace de mort" for a in threats.applied)
     assert set(analyze("couteau machette schlass")) <= added(expand_query("arme blanche", shipped))
     assert set(analyze("shit beuh barrette teuchi")) <= added(expand_query("stupéfiants", shipped))
 
@@ -90,7 +90,7 @@ def test_concept_and_multi_word_query_words_count_as_partial_evidence(shipped):
 
 
 def test_stop_word_forms_do_not_pull_variants_in_longer_queries(shipped):
-    assert not any(a["from"] == "pour" for a in expand_query("rdv pour demain", shipped).applied)
+    assert not any(a.source == "pour" for a in expand_query("rdv pour demain", shipped).applied)
     assert "pr" in added(expand_query("pour", shipped))
 
 
@@ -141,7 +141,7 @@ def test_user_dictionary_adds_and_merges(tmp_path):
 def test_expand_query_accepts_extra_dictionary_paths(tmp_path):
     user = _write(tmp_path / "extra.toml", '[abbreviations]\n"QPV" = ["quartier prioritaire"]\n')
     exp = expand_query("QPV", [user])
-    assert any(a["dictionary"] == "extra" for a in exp.applied)
+    assert any(a.dictionary == "extra" for a in exp.applied)
     assert "rdv" in added(expand_query("rendez-vous", [user]))  # shipped ones still there
 
 
@@ -165,7 +165,7 @@ def test_new_user_dictionary_with_concepts(tmp_path):
     )
     d = load_dictionaries([tmp_path / "dicts"], user=False)
     exp = expand_query("voiture suspecte", d)
-    assert any(a["dictionary"] == "affaire-42" for a in exp.applied)
+    assert any(a.dictionary == "affaire-42" for a in exp.applied)
     assert "ab-123-cd" in added(exp)
     assert any(p.text == "clio grise" for p in exp.phrases)
 
@@ -175,12 +175,12 @@ def test_default_user_location_is_read(tmp_path, monkeypatch):
     _write(udir / "x.toml", '[abbreviations]\n"ZZQ" = ["zone de quarantaine"]\n')
     monkeypatch.setenv("PISTEUR_DICTIONARIES", str(udir))
     exp = expand_query("ZZQ", default_dictionaries())
-    assert any(a["dictionary"] == "x" and a["to"] == ["zone de quarantaine"] for a in exp.applied)
+    assert any(a.dictionary == "x" and a.to == ("zone de quarantaine",) for a in exp.applied)
     # an edit is picked up without restarting (long-lived MCP/HTTP servers)
     _write(udir / "x.toml", '[abbreviations]\n"ZZQ" = ["zone de quiétude"]\n')
     os.utime(udir / "x.toml", ns=(10**18, 10**18))
     exp = expand_query("ZZQ")
-    assert [a["to"] for a in exp.applied] == [["zone de quiétude"]]
+    assert [a.to for a in exp.applied] == [("zone de quiétude",)]
     monkeypatch.setenv("PISTEUR_DICTIONARIES", str(tmp_path / "none"))
     assert expand_query("ZZQ", default_dictionaries()).applied == []
 
@@ -192,7 +192,7 @@ def test_shipped_dictionaries_parse_and_hold_the_classics(shipped):
     for abbr, full in [("bcp", "beaucoup"), ("qqn", "quelqu'un"), ("pk", "pourquoi"), ("mdr", "mort de rire"),
                        ("slt", "salut"), ("jtm", "je t'aime"), ("tjrs", "toujours"), ("ajd", "aujourd'hui"),
                        ("dac", "d'accord"), ("vrmt", "vraiment"), ("koi", "quoi"), ("bjr", "bonjour")]:
-        assert any(full in a["to"] for a in expand_query(abbr, shipped).applied), abbr
+        assert any(full in a.to for a in expand_query(abbr, shipped).applied), abbr
 
 
 def test_broken_user_dictionary_names_the_file(tmp_path):
@@ -210,3 +210,27 @@ def test_lexical_terms_keep_the_query_and_cap_expansions_by_weight(shipped):
     weights = [w for _, w in capped[2:]]
     assert weights == sorted(weights, reverse=True) and "rdv" in dict(capped)
     assert len(exp.lexical_terms(None)) == len(exp.terms)
+
+
+def test_dictionary_cache_is_json_shards_read_lazily_and_survives_a_bad_shard(tmp_path, monkeypatch):
+    from pisteur.retrieve import dictcache, lexicon
+
+    monkeypatch.setenv("PISTEUR_CACHE", str(tmp_path / "cache"))
+    lexicon._default.cache_clear()
+    built = default_dictionaries()  # builds and writes the cache
+    folders = list((tmp_path / "cache" / "dictionaries").iterdir())
+    assert len(folders) == 1 and (folders[0] / "meta.json").exists()
+    assert not list((tmp_path / "cache").rglob("*.pickle"))
+    lexicon._default.cache_clear()
+    cached = default_dictionaries()
+    assert isinstance(cached.index, dictcache.ShardedIndex) and cached.index._shards == {}
+    a = expand_query("tkt pour le PV", cached)
+    assert a.to_json() == expand_query("tkt pour le PV", built).to_json()
+    assert 0 < len(cached.index._shards) <= 6  # only the shards of the query's words were read
+    # a corrupt shard: that shard is rebuilt in memory, the answer is the same
+    for f in folders[0].glob("shard-*.json"):
+        f.write_text("{not json", "utf-8")
+    lexicon._default.cache_clear()
+    broken = default_dictionaries()
+    assert expand_query("tkt pour le PV", broken).to_json() == a.to_json()
+    lexicon._default.cache_clear()

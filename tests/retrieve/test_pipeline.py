@@ -9,7 +9,8 @@ from helpers import HashEmbedder
 
 from pisteur.chunk import ChunkerConfig, chunk_segments
 from pisteur.indexer import wanted_manifest
-from pisteur.retrieve.pipeline import DEFAULTS, search
+from pisteur.retrieve.options import DEFAULT_OPTIONS
+from pisteur.retrieve.pipeline import search
 from pisteur.store import open_store
 from pisteur.store.base import Filters, SourceState
 from pisteur.types import KIND_DOCUMENT, KIND_MESSAGE, Segment
@@ -50,9 +51,9 @@ def _scores_decrease(res):
 
 def test_modes_and_explain(index):
     store, emb = index
-    dense = search(store, emb, "garde à vue officier", k=3, mode="dense", rerank=False)
-    assert dense.hits and all(set(h.explain) <= {"dense", "fused"} for h in dense.hits)
-    lex = search(store, emb, "garde à vue officier", k=3, mode="lexical", rerank=False, expand=False)
+    dense = search(store, emb, "garde à vue officier", k=3, mode="dense", rerank="none")
+    assert dense.hits and all(set(h.explain) <= {"dense", "fused", "fused_rank"} for h in dense.hits)
+    lex = search(store, emb, "garde à vue officier", k=3, mode="lexical", rerank="none", expand=False)
     assert lex.hits[0].text.startswith("Le procès-verbal")
     assert all("lexical" in h.explain and "dense" not in h.explain for h in lex.hits)
     hyb = search(store, emb, "garde à vue officier", k=3)
@@ -82,7 +83,7 @@ def test_rerank_off_rrf_weights_and_k(index):
     res = search(store, emb, "parse_config ValueError", k=2, fusion="rrf", rerank="none")
     assert len(res.hits) <= 2 and res.hits[0].text.startswith("def parse_config")
     assert "rerank" not in res.hits[0].explain and "rerank" not in res.timings
-    only_lex = search(store, emb, "parse_config", k=5, weights={"dense": 0.0}, rerank=False)
+    only_lex = search(store, emb, "parse_config", k=5, weights={"dense": 0.0}, rerank="none")
     assert all("lexical" in h.explain for h in only_lex.hits)
     deep = search(store, emb, "la", k=5, rerank_depth=2)
     assert len(deep.hits) <= 5 and _scores_decrease(deep)
@@ -115,15 +116,17 @@ def test_bad_options(index):
     store, emb = index
     with pytest.raises(ValueError, match="unknown search option"):
         search(store, emb, "x", colour="red")
-    with pytest.raises(ValueError, match="unknown mode"):
+    with pytest.raises(ValueError, match="option mode"):
         search(store, emb, "x", mode="sparse")
-    assert DEFAULTS["mode"] == "hybrid" and DEFAULTS["rerank"] == "offline"
+    assert DEFAULT_OPTIONS.mode == "hybrid" and DEFAULT_OPTIONS.rerank == "offline"
+    with pytest.raises(ValueError, match="option rerank"):
+        search(store, emb, "x", rerank=False)
 
 
 def test_empty_query_and_dense_vectors_match_the_store(index):
     store, emb = index
     assert search(store, emb, "", k=3, mode="lexical").hits == []
-    hit = search(store, emb, "crêpes farine", k=1, mode="dense", rerank=False).hits[0]
+    hit = search(store, emb, "crêpes farine", k=1, mode="dense", rerank="none").hits[0]
     v = store.vectors([hit.id])[0]
     q = emb.embed_queries(["crêpes farine"])[0]
     assert hit.explain["dense"]["score"] == pytest.approx(float(np.dot(v, q)), abs=1e-5)

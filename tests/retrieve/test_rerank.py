@@ -241,3 +241,20 @@ def test_coverage_counts_an_expansion_as_the_term_it_replaces():
     assert with_exp["expansion"][0] > 0 and with_exp["coverage"][1] == 0.0
     assert coverage(["a", "b"], {"x", "y", "b"}, {"a": [frozenset({"x", "y"})]}) == 1.0
     assert coverage(["a", "b"], {"x", "b"}, {"a": [frozenset({"x", "y"})]}) == 0.5
+
+
+def test_a_compound_next_to_its_own_part_is_no_phrase():
+    from pisteur.retrieve.rerank.offline import query_tokens
+
+    q = "rendez-vous avec le suspect"
+    tokens = query_tokens(q)
+    assert tokens["rendez-vous"] == tokens["rend"] != tokens["suspect"]
+    only_compound = ["rendez-vous", "rend", "fix"]
+    phrase_doc = ["rendez-vous", "rend", "suspect"]
+    qterms = ["rendez-vous", "rend", "suspect"]
+    assert phrase(qterms, set(zip(only_compound, only_compound[1:], strict=False))) == 0.5  # without tokens
+    assert phrase(qterms, set(zip(only_compound, only_compound[1:], strict=False)), tokens) == 0.0
+    assert phrase(qterms, set(zip(phrase_doc, phrase_doc[1:], strict=False)), tokens) == 1.0
+    assert proximity(qterms, only_compound) == 1.0 and proximity(qterms, only_compound, tokens) == 0.0
+    assert proximity(qterms, phrase_doc, tokens) == 1.0
+

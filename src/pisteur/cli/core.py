@@ -11,6 +11,9 @@ from typing import Annotated
 import typer
 
 from pisteur.config import default_index_dir
+from pisteur.retrieve.options import option_help
+
+OPTION_HELP = option_help()
 
 IndexOpt = Annotated[
     Path | None,
@@ -206,18 +209,15 @@ def search(
     source: Annotated[str | None, typer.Option(help="Only sources whose path contains this.")] = None,
     since: Annotated[str | None, typer.Option("--since", "--from", help="From this date (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option("--until", "--to", help="Up to this date (YYYY-MM-DD).")] = None,
-    mode: Annotated[str | None, typer.Option(
-        help="dense, lexical or hybrid (default: the tuned pipeline).")] = None,
-    no_expand: Annotated[bool, typer.Option(
-        "--no-expand", help="No query expansion (abbreviations, acronyms, concepts).")] = False,
+    mode: Annotated[str | None, typer.Option(help=f"{OPTION_HELP['mode']} (default: hybrid).")] = None,
+    no_expand: Annotated[bool, typer.Option("--no-expand", help=f"No {OPTION_HELP['expand']}.")] = False,
     no_rerank: Annotated[bool, typer.Option("--no-rerank", help="Skip the second-stage re-scoring.")] = False,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Show expansions and which stage scored each hit.")] = False,
     dictionary: Annotated[list[Path] | None, typer.Option(
         "--dict", help="Extra expansion dictionary (TOML file or folder), merged over the shipped and user ones; "
         "repeatable. Format: docs/dictionaries.md.")] = None,
-    fusion: Annotated[str | None, typer.Option(
-        help="How the dense and lexical lists are merged: weighted (default, tuned) or rrf.")] = None,
+    fusion: Annotated[str | None, typer.Option(help=f"{OPTION_HELP['fusion']} (default: weighted).")] = None,
     index_dir: IndexOpt = None,
     engine: EngineOpt = None,
     uri: UriOpt = None,
@@ -228,6 +228,7 @@ def search(
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
     from pisteur import validate
     from pisteur.embed import EmbedderError, embedder_for_manifest
+    from pisteur.retrieve.options import SearchOptions
     from pisteur.retrieve.pipeline import search as run_search
     from pisteur.serve.audit import AuditError, from_setting
     from pisteur.serve.limits import check_query
@@ -245,26 +246,24 @@ def search(
         store = open_store(idir, engine=_engine(engine), uri=uri)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         _fail(str(exc))
-    options: dict[str, object] = {}
-    if mode:
-        options["mode"] = mode
-    if no_expand:
-        options["expand"] = False
-    if no_rerank:
-        options["rerank"] = False
     if dictionary:
         for d in dictionary:
             if not d.exists():
                 _fail(f"dictionary {d} does not exist")
-        options["dictionaries"] = [str(d) for d in dictionary]
-    if fusion:
-        options["fusion"] = fusion
+    try:
+        options = SearchOptions().merged({
+            "mode": mode, "fusion": fusion, "expand": False if no_expand else None,
+            "rerank": "none" if no_rerank else None,
+            "dictionaries": [str(d) for d in dictionary] if dictionary else None,
+        })
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         embedder = embedder_for_manifest(store.manifest(), lazy=True, workers=1)
     except EmbedderError as exc:
         _fail(str(exc))
     try:
-        result = run_search(store, embedder, query, k=k, filters=filters, **options)
+        result = run_search(store, embedder, query, k=k, filters=filters, options=options)
     except ValueError as exc:  # a bad option value, or a dictionary that cannot be read
         _fail(str(exc))
     try:

@@ -66,12 +66,39 @@ def _hit_row(rank: int, h: Any) -> tuple[Text, Text]:
     return head, body
 
 
+STAGE_LABELS = {"dense": "dense", "dense_expanded": "dense+exp", "lexical": "bm25", "expansion": "bm25 expansions"}
+
+
+def explain_lines(explain: dict[str, Any]) -> list[str]:
+    """A hit's ``explain`` as plain lines: the rank it had in each first-stage list (score in brackets),
+    its fused rank, the second stage's rank and score, and the expansions found in it."""
+    ranks = [
+        f"{STAGE_LABELS.get(name, name)} #{v['rank']} ({v['score']:.3g})"
+        for name, v in explain.items()
+        if isinstance(v, dict) and "rank" in v and name != "rerank"
+    ]
+    line = "first stage: " + (", ".join(ranks) if ranks else "none")
+    if "fused_rank" in explain:
+        line += f" → fused #{explain['fused_rank']}"
+    out = [line]
+    rr = explain.get("rerank")
+    if isinstance(rr, dict):
+        out.append(f"rerank ({rr.get('by')}): #{rr.get('rank', '?')} (score {rr.get('score', 0.0):.3g})")
+    if explain.get("expansions"):
+        out.append("expansions found: " + "; ".join(explain["expansions"]))
+    return out
+
+
+def _expansion_line(expansions: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{a['from']} → {', '.join(a['to'][:4])} [{a['dictionary']}]" for a in expansions)
+
+
 def print_hits(query: str, result: Any, explain: bool = False, verbose: bool = False) -> None:
     """The hits: a header line (rank, score, kind, id for `pisteur read`, title, where) and a snippet each,
     every wrapped line kept under the hit's column; the timings line only with ``verbose`` or ``explain``."""
     hits = result.hits
     if explain and getattr(result, "expansions", None):
-        console.print("[dim]expansions:[/]", escape(str(result.expansions)))
+        console.print("[dim]expansions:[/]", escape(_expansion_line(result.expansions)), highlight=False)
     opts = getattr(result, "options", None) or {}
     if explain and (opts.get("tuned") or opts.get("adapter")):
         console.print("[dim]from this index's tuning:[/]", escape(str(opts.get("tuned"))),
@@ -88,7 +115,8 @@ def print_hits(query: str, result: Any, explain: bool = False, verbose: bool = F
         grid.add_row(head, body)
         grid.add_row("", Text(text[:300] + ("…" if len(text) > 300 else "")))
         if explain and h.explain:
-            grid.add_row("", Text(str(h.explain), style="dim"))
+            for line in explain_lines(h.explain):
+                grid.add_row("", Text(line, style="dim"))
     console.print(grid)
     timings = getattr(result, "timings", None)
     if timings and (verbose or explain):

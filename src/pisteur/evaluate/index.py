@@ -58,7 +58,7 @@ def index_key(ds: Dataset, model: str, chunker: ChunkerConfig, with_title: bool,
     for doc_id, doc in ds.corpus.items():
         h.update(doc_id.encode())
         h.update(doc_text(doc, with_title).encode())
-    from pisteur.retrieve import analysis
+    from pisteur.text import analysis
 
     analyzer = getattr(analysis, "ANALYZER_VERSION", "0")  # the FTS5 terms change with the analyser
     h.update(json.dumps([model, chunker.to_manifest(), with_title, vectors, analyzer], sort_keys=True).encode())

@@ -21,6 +21,7 @@ import numpy as np
 
 from pisteur.evaluate.index import doc_id_of
 from pisteur.evaluate.metrics import METRICS, per_query
+from pisteur.retrieve.options import DEFAULT_OPTIONS, SearchOptions
 
 PRESETS: dict[str, dict[str, Any]] = {
     "bm25": {"mode": "lexical", "expand": False, "rerank": "none"},
@@ -49,6 +50,11 @@ class Config:
     preset: str
     model: str | None
     options: dict[str, Any]
+
+    @property
+    def search_options(self) -> SearchOptions:
+        """The preset and overrides as the typed options of ``search()``."""
+        return DEFAULT_OPTIONS.merged(self.options)
 
 
 def _value(v: str) -> Any:
@@ -82,7 +88,12 @@ def parse_config(spec: str) -> Config:
             options[key] = _value(val)
     if weights:
         options["weights"] = {**options.get("weights", {}), **weights}
-    return Config(spec, name, model or None, options)
+    cfg = Config(spec, name, model or None, options)
+    try:
+        cfg.search_options  # noqa: B018 - validates every option (names, types, bounds) before a long run
+    except ValueError as exc:
+        raise ValueError(f"configuration '{spec}': {exc}") from None
+    return cfg
 
 
 class PrecomputedQueries:
@@ -165,16 +176,16 @@ def run_config(
 ) -> ConfigResult:
     from pisteur.retrieve.pipeline import search
 
-    options = dict(cfg.options)
-    uses_dense = options.get("mode", "hybrid") != "lexical"
+    options = cfg.search_options
+    uses_dense = options.mode != "lexical"
     chunk_k = depth + depth // 2  # chunks asked for, so that ``depth`` distinct documents remain
     # warm-up (loads dictionaries, rerankers, SQLite pages): not timed
-    search(store, embedder, next(iter(queries.values())), k=chunk_k, **options)
+    search(store, embedder, next(iter(queries.values())), k=chunk_k, options=options)
     run: dict[str, list[tuple[str, float]]] = {}
     lat: list[float] = []
     stages: dict[str, float] = {}
     for n, (qid, text) in enumerate(queries.items(), 1):
-        res = search(store, embedder, text, k=chunk_k, **options)
+        res = search(store, embedder, text, k=chunk_k, options=options)
         run[qid] = doc_ranking(res.hits, depth)
         extra = embed_secs.get(text, 0.0) if uses_dense else 0.0
         lat.append((res.timings["total"] + extra) * 1000)

@@ -1,92 +1,65 @@
-"""The retrieval entry point: ``search(store, embedder, query, k=10, filters=None, **options)``.
+"""The retrieval entry point: ``search(store, embedder, query, k=10, filters=None, options=SearchOptions())``.
 
-Stages: query expansion (shipped + user dictionaries) -> first stage (dense list from the index model,
-BM25 list over the analysed query, BM25 list over the expansion terms) -> fusion -> second stage (rerank of
-the top ``rerank_depth`` candidates) -> hits, with ``Hit.explain`` saying which stage scored what.
+Named stages, each a small function returning a typed value:
 
-Defaults (``DEFAULTS``) were chosen by measurement on the train half of piaf-dev and on the sms-dev
-abbreviation task (``bench/piaf_tune.py``, ``bench/piaf_rerank_tune.py``, ``bench/piaf_sms_pipeline.py``,
-``pisteur bench``; see docs/retrieval.md and docs/bench/retrieval.md): z-score weighted fusion of the dense
-list (1.0), the BM25 list over the query *and* its expansions (1.5) and the BM25 list over the expansions alone
-(1.0), missing candidates filled with their exact scores, then the offline reranker over the top 30.
-Every option can be overridden per search:
+1. ``make_plan``      what this search does (lists, expansion, overlap), from ``SearchOptions``;
+2. ``first_stage``    the query's expansion per source profile, the BM25 lists (query, expansions) and the
+                      dense list, the lexical side overlapped with the query's embedding;
+3. ``fuse``           z-score weighted fusion (or RRF) of the lists, missing candidates filled with their
+                      exact scores, the dense weight leaned on for dictionary-form queries (option ``lean``);
+4. ``rerank``         the second stage over the top ``rerank_depth`` candidates (offline signals by default);
+5. ``explain``        hits with a typed ``Explain`` (ranks per stage, expansions found in the hit).
 
-``mode``           ``hybrid`` | ``dense`` | ``lexical``
-``fusion``         ``weighted`` | ``rrf``
-``norm``           ``zscore`` | ``minmax`` (weighted fusion)
-``weights``        ``{"dense": w, "lexical": w, "expansion": w}`` (a missing name keeps its default)
-``rrf_k``          RRF constant (60)
-``expand``         bool: dictionary expansion (adds the ``expansion`` list and the rerank feature)
-``expand_dense``   bool: also embed the query with its expansions appended and fuse that list (slower)
-``expand_lexical`` ``list``: expansion terms make their own BM25 list; ``merge``: they join the query's BM25
-                   list; ``both``
-``fill``           ``all`` | ``dense`` | ``lexical`` | ``none``: in weighted fusion, candidates missing from a
-                   list get their exact score instead of the list's floor: the cosine from the stored
-                   vector (dense list), 0 for a BM25 list that returned fewer than ``candidates`` hits
-                   (``lexical`` fills the query's BM25 list, ``all`` the expansion list too)
-``rerank``         ``offline`` | ``offline+use`` | ``none``/False | any reranker spec (``cross-encoder:PATH``,
-                   ``tei:URL``...)
-``rerank_depth``   candidates re-scored (30)
-``candidates``     size of each first-stage list (100)
-``query_vector``   the query's vector if the caller already embedded it with the index model
-``overlap``        bool: expansion and BM25 run in a worker thread while the query is embedded (same results)
-``lean``           query-dependent dense weight: when the query's content words lie inside dictionary forms
-                   that fired (``Expansion.dictionary_share()`` above ``lean_from``), the dense weight (fusion
-                   and offline rerank) is scaled down linearly, by up to ``lean`` (0.75) when every content
-                   word is one ("rendez-vous", "tkt"): the variants are in the lexical lists, while the dense
-                   model only sees the standard form. 0 turns it off
-``lean_from``      share of the query's content words below which nothing changes (0.5)
-``tuning``         True: the index's own tuning (``tuning.json`` option overrides, ``adapter.npz`` query map;
-                   ``pisteur eval tune``) under the caller's options; False: none; a folder: that tuning
+Options and their defaults: ``options.py`` (measured on the train half of piaf-dev and on the sms-dev
+abbreviation task; see docs/retrieval.md).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from pisteur.retrieve import fusion as fz
-from pisteur.retrieve.analysis import analyze, analyze_query
 from pisteur.retrieve.dedupe import finish
-from pisteur.store.base import Filters
+from pisteur.retrieve.expand import Dictionaries, Expansion
+from pisteur.retrieve.explain import (
+    EXPLAIN_EXPANSIONS,
+    Explain,
+    RerankScore,
+    list_ranks,
+    matched_expansions,
+)
+from pisteur.retrieve.first_stage import (
+    LexicalSide,
+    Plan,
+    QueryEmbedder,
+    QueryExpansion,
+    Ranked,
+    dense_lists,
+    embed_query,
+    lexical_side,
+    make_plan,
+)
+from pisteur.retrieve.options import DEFAULT_OPTIONS, LIST_NAMES, SearchOptions, Weights
+from pisteur.retrieve.tuning import AdaptedEmbedder, tuned_options, tuning_for
+from pisteur.store.base import Filters, Store
 from pisteur.types import Hit
-
-DEFAULTS: dict[str, Any] = {
-    "mode": "hybrid",
-    "fusion": "weighted",
-    "norm": "zscore",
-    "weights": {"dense": 1.0, "lexical": 1.5, "expansion": 1.0, "dense_expanded": 0.5},
-    "rrf_k": 60.0,
-    "expand": True,
-    "expand_dense": False,
-    "expand_lexical": "both",
-    "fill": "all",
-    "rerank": "offline",
-    "rerank_depth": 30,
-    "candidates": 100,
-    "query_vector": None,  # the query already embedded by the caller (same model): not embedded again
-    "overlap": True,
-    "lean": 0.75,
-    "lean_from": 0.5,
-    "dictionaries": None,  # extra dictionary files/folders (TOML) merged over the shipped and user ones
-    "tuning": True,  # the index's tuning (tune/artifacts.py): option overrides + query adapter
-}
-MODES = ("hybrid", "dense", "lexical")
-EXPLAIN_EXPANSIONS = 20  # hits whose matched expansions are listed in ``explain``
 
 
 @dataclass
 class SearchResult:
     hits: list[Hit]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, and "total"
-    expansions: list[Any] = field(default_factory=list)  # the dictionary rules applied (Expansion.applied)
+    expansions: list[dict[str, Any]] = field(default_factory=list)  # the dictionary rules applied (JSON)
     options: dict[str, Any] = field(default_factory=dict)  # the options in effect
-    expansion: Any = None  # the full Expansion (terms, phrases) or None
+    expansion: QueryExpansion | None = None  # the expansion per source profile, or None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,25 +70,26 @@ class SearchResult:
         }
 
 
-def resolve_options(options: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown search option(s): {', '.join(sorted(unknown))} (known: {', '.join(DEFAULTS)})")
-    opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
-    opts["weights"] = {**DEFAULTS["weights"], **(options.get("weights") or {})}
-    if opts["mode"] not in MODES:
-        raise ValueError(f"unknown mode '{opts['mode']}' ({', '.join(MODES)})")
-    if opts["fill"] is True:
-        opts["fill"] = "all"
-    if opts["fill"] not in ("none", "dense", "lexical", "all", False, None):
-        raise ValueError(f"unknown fill '{opts['fill']}' (all, dense, lexical, none)")
-    if opts["expand_lexical"] not in ("list", "merge", "both"):
-        raise ValueError(f"unknown expand_lexical '{opts['expand_lexical']}' (list, merge, both)")
-    if opts["fusion"] not in ("weighted", "rrf"):
-        raise ValueError(f"unknown fusion '{opts['fusion']}' (weighted, rrf)")
-    r = opts["rerank"]
-    opts["rerank"] = None if r in (False, None, "none", "off", "no", "") else ("offline" if r is True else r)
-    return opts
+class StageTimer:
+    """Seconds per named stage (a stage entered twice adds up), and the total since creation."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - t)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def done(self) -> dict[str, float]:
+        return {**self.seconds, "total": time.perf_counter() - self.start}
 
 
 _EXECUTOR: ThreadPoolExecutor | None = None
@@ -131,8 +105,11 @@ def _executor() -> ThreadPoolExecutor:
         return _EXECUTOR
 
 
-def dense_scale(exp: Any, lean: float, lean_from: float) -> float:
-    """The factor on the dense weight for this query (1.0 = unchanged); see the ``lean`` option."""
+def dense_scale(exp: Expansion | None, lean: float, lean_from: float) -> float:
+    """The factor on the dense weight for this query (1.0 = unchanged): when the query's content words lie
+    inside dictionary forms that fired (share above ``lean_from``), the dense weight is scaled down linearly,
+    by up to ``lean`` when every content word is one ("rendez-vous", "tkt"): the variants are in the lexical
+    lists, while the dense model only sees the standard form."""
     if exp is None or not lean or not exp.applied:
         return 1.0
     share = float(exp.dictionary_share())
@@ -140,212 +117,207 @@ def dense_scale(exp: Any, lean: float, lean_from: float) -> float:
     return 1.0 - float(lean) * ramp
 
 
-def _expand(query: str, dictionaries: Any = None) -> Any:
-    try:
-        from pisteur.retrieve.expand import expand_query
-    except ImportError:  # pragma: no cover - the expansion module ships with the package
-        return None
-    return expand_query(query, dictionaries)
+# -- stage 2: first stage -------------------------------------------------------------------------------
+@dataclass
+class FirstStage:
+    expansion: QueryExpansion | None
+    lists: dict[str, Ranked]  # in fusion order (LIST_NAMES)
+    query_vector: np.ndarray | None
 
 
+def first_stage(store: Store, embedder: QueryEmbedder | None, plan: Plan, timer: StageTimer) -> FirstStage:
+    qv: np.ndarray | None = None
+    if plan.overlapped:
+        # Overlap: expansion + BM25 run in a worker thread while the query is embedded here (~15-19 ms on
+        # CPU, the model releases the GIL). The embedder stays on the caller's thread (some wrap a
+        # thread-bound SQLite cache); the store is used by one thread at a time (dense search waits).
+        pending = _executor().submit(lexical_side, store, plan)
+        try:
+            with timer.stage("embed"):
+                qv = embed_query(embedder, plan, None)
+        finally:
+            with timer.stage("wait"):
+                side: LexicalSide = pending.result()  # also waits when the embedding raised
+    else:
+        side = lexical_side(store, plan)
+        if plan.dense:
+            with timer.stage("embed"):
+                qv = embed_query(embedder, plan, side.expansion)
+    for name, secs in side.seconds.items():
+        timer.add(name, secs)
+    lists = dict(side.lists)
+    if qv is not None:
+        with timer.stage("dense"):
+            lists.update(dense_lists(store, qv, plan))
+    ordered = {name: lists[name] for name in LIST_NAMES if name in lists}
+    return FirstStage(side.expansion, ordered, None if qv is None else np.asarray(qv[0], np.float32))
+
+
+# -- stage 3: fusion -------------------------------------------------------------------------------------
+@dataclass
+class Fused:
+    ranking: Ranked
+    dense_scale: float
+
+
+def _fill(store: Store, plan: Plan, first: FirstStage, active: Mapping[str, Ranked]) -> dict[str, dict[int, float]]:
+    """Exact scores of candidates missing from a list: stored-vector cosine (dense), 0 for an exhausted BM25
+    list (it returned fewer than ``candidates``, so every other chunk scores 0)."""
+    how = plan.options.fill
+    fill: dict[str, dict[int, float]] = {}
+    union = list(dict.fromkeys(i for lst in active.values() for i, _ in lst))
+    if first.query_vector is not None and "dense" in active and how in ("dense", "all"):
+        have = {i for i, _ in active["dense"]}
+        missing = [i for i in union if i not in have]
+        if missing:
+            try:
+                vecs = np.asarray(store.vectors(missing), np.float32)
+                fill["dense"] = dict(zip(missing, (vecs @ first.query_vector).tolist(), strict=True))
+            except (KeyError, NotImplementedError, AttributeError):  # a store without them: the floor
+                pass
+    for name in {"lexical": ("lexical",), "all": ("lexical", "expansion")}.get(how, ()):
+        if name in active and len(active[name]) < plan.candidates:
+            have = {i for i, _ in active[name]}
+            fill[name] = {i: 0.0 for i in union if i not in have}
+    return fill
+
+
+def fuse(store: Store, plan: Plan, first: FirstStage) -> Fused:
+    o = plan.options
+    exp = first.expansion.widest() if first.expansion is not None else None
+    scale = dense_scale(exp, o.lean, o.lean_from) if o.expand and o.mode == "hybrid" else 1.0
+    weights: Weights = o.weights.scaled_dense(scale) if scale != 1.0 else o.weights
+    active = {name: lst for name, lst in first.lists.items() if lst and weights.get(name) != 0}
+    if len(active) <= 1:
+        return Fused(list(next(iter(active.values()), [])), scale)
+    fill = _fill(store, plan, first, active) if o.fill != "none" and o.fusion == "weighted" else None
+    ranking = fz.by_name(active, weights.as_dict(), o.fusion, rrf_k=o.rrf_k, norm=o.norm, fill=fill)
+    return Fused(ranking, scale)
+
+
+# -- stage 4: second stage -------------------------------------------------------------------------------
+@dataclass
+class Reranked:
+    head: list[Hit]  # the hits shown and the reranked depth, in final order
+    scores: dict[int, float]  # second-stage score per reranked chunk id
+    by: str | None  # the reranker's name, None when none ran
+
+
+def rerank(
+    store: Store, embedder: QueryEmbedder | None, plan: Plan, first: FirstStage, fused: Fused, timer: StageTimer
+) -> Reranked:
+    o = plan.options
+    reranker = None
+    if o.reranks and fused.ranking:
+        from pisteur.retrieve.rerank import get_reranker
+
+        reranker = get_reranker(o.rerank)
+    depth = min(len(fused.ranking), o.rerank_depth) if reranker is not None else 0
+    with timer.stage("get"):
+        head_ids = [i for i, _ in fused.ranking[: max(plan.k, depth)]]
+        by_id = {h.id: h for h in store.get(head_ids)}
+        head = [by_id[i] for i in head_ids if i in by_id]
+    if reranker is None or not head or not depth:
+        return Reranked(head, {}, None)
+    from pisteur.retrieve.rerank import RerankContext
+
+    with timer.stage("rerank"):
+        exp = first.expansion
+        ctx = RerankContext(
+            store, embedder, first.query_vector, first.lists, dict(fused.ranking),
+            exp.widest() if exp is not None else None, dense_scale=fused.dense_scale,
+            expansion_for=exp.for_kind if exp is not None and not exp.uniform() else None,
+        )
+        top = head[:depth]
+        scores = np.asarray(reranker.rerank(plan.query, top, ctx), np.float64)
+        order = sorted(range(len(top)), key=lambda j: (-scores[j], j))
+        # below the reranked depth: first-stage order
+        return Reranked([top[j] for j in order] + head[depth:], {top[j].id: float(scores[j]) for j in order},
+                        reranker.name)
+
+
+# -- stage 5: explain ------------------------------------------------------------------------------------
+def explain(store: Store, plan: Plan, first: FirstStage, fused: Fused, second: Reranked) -> list[Hit]:
+    """The top ``k`` hits with their final score and ``Explain`` (as JSON in ``Hit.explain``)."""
+    ranks = list_ranks(first.lists)
+    fused_score = dict(fused.ranking)
+    fused_rank = {cid: r for r, (cid, _) in enumerate(fused.ranking, 1)}
+    rerank_rank = {cid: r for r, cid in enumerate(second.scores, 1)}
+    hits = second.head[: plan.k]
+    terms = _hit_terms(store, first.expansion, hits[:EXPLAIN_EXPANSIONS])
+    floor = min(second.scores.values()) if second.scores else 0.0
+    for n, h in enumerate(hits, 1):
+        rr = None
+        if h.id in second.scores:
+            rr = RerankScore(second.by or "", second.scores[h.id], rerank_rank[h.id])
+        exp = first.expansion.for_kind(h.kind) if first.expansion is not None else None
+        h.explain = Explain(
+            lists={name: rk[h.id] for name, rk in ranks.items() if h.id in rk},
+            fused=fused_score.get(h.id, 0.0),
+            fused_rank=fused_rank.get(h.id, 0),
+            rerank=rr,
+            expansions=matched_expansions(exp, terms[h.id]) if h.id in terms else (),
+        ).to_json()
+        if not second.scores:
+            h.score = fused_score.get(h.id, 0.0)
+        elif rr is not None:
+            h.score = rr.score
+        else:  # below the reranked depth: keep the order, scores stay below the reranked ones
+            h.score = floor - 1e-6 * n
+    return hits
+
+
+def _hit_terms(store: Store, exp: QueryExpansion | None, hits: list[Hit]) -> dict[int, set[str]]:
+    if exp is None or not exp.applied or not hits:
+        return {}
+    from pisteur.retrieve.rerank.offline import doc_terms
+
+    return {h.id: set(t) for h, t in zip(hits, doc_terms(store, hits), strict=True)}
+
+
+# -- the whole search ------------------------------------------------------------------------------------
 def search(
-    store: Any,
-    embedder: Any,
+    store: Store,
+    embedder: QueryEmbedder | None,
     query: str,
     *,
     k: int = 10,
     filters: Filters | None = None,
-    **options: Any,
+    options: SearchOptions | None = None,
+    query_vector: Any = None,
+    dictionaries: Dictionaries | None = None,
+    **overrides: Any,
 ) -> SearchResult:
-    from pisteur.tune.artifacts import merge_overrides, tuning_for
-
-    tuning = tuning_for(store, options.get("tuning", True))
+    """Search ``store`` for ``query``. ``options``: the typed options (default: the product's);
+    ``overrides``: option names and values applied over them (``SearchOptions.merged``: unknown names and
+    bad values raise ``ValueError``). ``query_vector``: the query already embedded by the caller with the
+    index model (not embedded again). ``dictionaries``: a loaded dictionary set to expand with instead of
+    the shipped, user and ``options.dictionaries`` ones (benchmarks swap in a mined dictionary)."""
+    opts = (options or DEFAULT_OPTIONS).merged(overrides)
+    tuning = tuning_for(store, opts.tuning)  # ``pisteur eval tune``: option overrides and a query adapter
     tuned: dict[str, Any] = {}
     if tuning is not None:
-        options, tuned = merge_overrides(tuning.overrides, options)
-    opts = resolve_options(options)
-    mode, n = opts["mode"], max(int(opts["candidates"]), k)
-    weights = opts["weights"]
-    timings: dict[str, float] = {}
-    t_start = t = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal t
-        now = time.perf_counter()
-        timings[name] = timings.get(name, 0.0) + now - t
-        t = now
-
-    want_dense = mode in ("hybrid", "dense") and embedder is not None
-    want_lexical = mode in ("hybrid", "lexical")
-    want_exp = opts["expand"] and mode != "dense" or opts["expand_dense"]
-    given = opts["query_vector"]
-    lists: dict[str, list[tuple[int, float]]] = {}
-
-    def lexical_side() -> tuple[Any, dict[str, list[tuple[int, float]]], dict[str, float]]:
-        """Expansion, then the BM25 lists: (expansion, lists, seconds per stage). Touches no shared state,
-        so it can run in a worker thread (the store's SQLite connection allows it and releases the GIL)."""
-        t0 = time.perf_counter()
-        exp = _expand(query, opts["dictionaries"]) if want_exp else None
-        t1 = time.perf_counter()
-        out: dict[str, list[tuple[int, float]]] = {}
-        if want_lexical:
-            added = [term for term, _, origin in exp.terms if origin != "query"] if exp is not None else []
-            terms = analyze_query(query)
-            how = opts["expand_lexical"]
-            use_exp = bool(added) and opts["expand"]
-            if use_exp and how in ("merge", "both"):
-                terms = list(dict.fromkeys([*terms, *added]))
-            out["lexical"] = store.lexical_search(terms, n, filters) if terms else []
-            if use_exp and how in ("list", "both"):
-                out["expansion"] = store.lexical_search(added, n, filters)
-        return exp, out, {"expand": t1 - t0, "lexical": time.perf_counter() - t1}
-
-    def embed(exp: Any) -> np.ndarray:
-        qtexts = [query]
-        if exp is not None and opts["expand_dense"] and exp.applied:
-            qtexts.append(exp.dense_text())
-        if given is not None and len(qtexts) == 1:
-            return np.asarray(given, np.float32).reshape(1, -1)
-        qv = np.asarray(embedder.embed_queries(qtexts), np.float32)
-        if given is not None:
-            qv[0] = np.asarray(given, np.float32).reshape(-1)
-        return qv
-
-    def embed_tuned(exp: Any) -> np.ndarray:
-        qv = embed(exp)
-        return tuning.adapter.apply(qv) if tuning is not None and tuning.adapter is not None else qv
-
-    qv = None
-    if want_dense and (want_lexical or want_exp) and given is None and not opts["expand_dense"] and opts["overlap"]:
-        # Overlap: expansion + BM25 run in a worker thread while the query is embedded here (~15-19 ms on
-        # CPU, the model releases the GIL). The embedder stays on the caller's thread (some wrap a
-        # thread-bound SQLite cache); the store is used by one thread at a time (dense search waits).
-        pending = _executor().submit(lexical_side)
-        try:
-            t0 = time.perf_counter()
-            qv = embed_tuned(None)
-            timings["embed"] = time.perf_counter() - t0
-        finally:
-            exp, lex, stage = pending.result()  # also waits when the embedding raised
-        timings.update(stage)
-        lists.update(lex)
-        t = time.perf_counter()
-        lap("wait")
-    else:
-        exp, lex, stage = lexical_side()
-        timings.update(stage)
-        lists.update(lex)
-        t = time.perf_counter()
-        if want_dense:
-            qv = embed_tuned(exp)
-            lap("embed")
-    qvec = None
-    if qv is not None:
-        qvec = np.asarray(qv[0], np.float32)
-        lists["dense"] = store.dense_search(qvec, n, filters)
-        if len(qv) > 1:
-            lists["dense_expanded"] = store.dense_search(np.asarray(qv[1], np.float32), n, filters)
-        lap("dense")
-    order = ("dense", "dense_expanded", "lexical", "expansion")  # fusion breaks ties by list order
-    lists = {name: lists[name] for name in order if name in lists}
-    scale = dense_scale(exp, opts["lean"], opts["lean_from"]) if opts["expand"] and mode == "hybrid" else 1.0
-    if scale != 1.0:
-        weights = {**weights, **{d: weights.get(d, 1.0) * scale for d in ("dense", "dense_expanded")}}
-    active = {name: lst for name, lst in lists.items() if lst and weights.get(name, 1.0) != 0}
-    if len(active) == 1:
-        fused = list(next(iter(active.values())))
-    elif active:
-        fill: dict[str, dict[int, float]] | None = None
-        how_fill = opts["fill"]
-        if how_fill not in ("none", False, None) and opts["fusion"] == "weighted":
-            fill = {}
-            union = list(dict.fromkeys(i for lst in active.values() for i, _ in lst))
-            if qvec is not None and "dense" in active and how_fill in ("dense", "all"):
-                have = {i for i, _ in active["dense"]}
-                missing = [i for i in union if i not in have]
-                if missing:
-                    try:
-                        vecs = np.asarray(store.vectors(missing), np.float32)
-                        fill["dense"] = dict(zip(missing, (vecs @ qvec).tolist(), strict=True))
-                    except (KeyError, NotImplementedError, AttributeError):  # a store without them: floor
-                        pass
-            names = {"lexical": ("lexical",), "all": ("lexical", "expansion")}.get(how_fill, ())
-            for name in names:
-                if name in active and len(active[name]) < n:  # exhausted: every other chunk has BM25 = 0
-                    have = {i for i, _ in active[name]}
-                    fill[name] = {i: 0.0 for i in union if i not in have}
-        fused = fz.by_name(active, weights, opts["fusion"], rrf_k=opts["rrf_k"], norm=opts["norm"], fill=fill)
-    else:
-        fused = []
-    lap("fuse")
-    reranker = None
-    if opts["rerank"] and fused:
-        from pisteur.retrieve.rerank import RerankContext, get_reranker
-
-        reranker = get_reranker(opts["rerank"])
-    depth = min(len(fused), int(opts["rerank_depth"])) if reranker else 0
-    head_ids = [i for i, _ in fused[: max(k, depth)]]
-    hits_by_id = {h.id: h for h in store.get(head_ids)}
-    head = [hits_by_id[i] for i in head_ids if i in hits_by_id]
-    lap("get")
-    fused_score = dict(fused)
-    rerank_scores: dict[int, float] = {}
-    if reranker is not None and head and depth:
-        ctx = RerankContext(store, embedder, qvec, lists, fused_score, exp, dense_scale=scale)
-        top = head[:depth]
-        scores = np.asarray(reranker.rerank(query, top, ctx), np.float64)
-        order = sorted(range(len(top)), key=lambda j: (-scores[j], j))
-        rerank_scores = {top[j].id: float(scores[j]) for j in range(len(top))}
-        head = [top[j] for j in order] + head[depth:]  # below the reranked depth: first-stage order
-        lap("rerank")
-    ranks = {name: {cid: (r, s) for r, (cid, s) in enumerate(lst, 1)} for name, lst in lists.items()}
-    out: list[Hit] = []
-    floor = min(rerank_scores.values()) if rerank_scores else 0.0
-    explain_terms: dict[int, set[str]] = {}
-    if exp is not None and exp.applied:
-        from pisteur.retrieve.rerank.offline import doc_terms
-
-        shown = head[: min(k, EXPLAIN_EXPANSIONS)]
-        explain_terms = {h.id: set(t) for h, t in zip(shown, doc_terms(store, shown), strict=True)}
-    for h in head[:k]:
-        explain: dict[str, Any] = {}
-        for name, rk in ranks.items():
-            if h.id in rk:
-                r, s = rk[h.id]
-                explain[name] = {"rank": r, "score": round(float(s), 6)}
-        explain["fused"] = round(float(fused_score.get(h.id, 0.0)), 6)
-        if h.id in rerank_scores:
-            explain["rerank"] = {"by": reranker.name, "score": round(rerank_scores[h.id], 6)}  # type: ignore[union-attr]
-        if h.id in explain_terms:
-            terms_here = explain_terms[h.id]
-            matched = [
-                f"{a['from']} → {t}"
-                for a in exp.applied
-                for t in a["to"]
-                if (tt := analyze(t)) and set(tt) <= terms_here
-            ]
-            if matched:
-                explain["expansions"] = matched[:8]
-        if not rerank_scores:
-            h.score = fused_score.get(h.id, 0.0)
-        elif h.id in rerank_scores:
-            h.score = rerank_scores[h.id]
-        else:  # below the reranked depth: keep the order, scores stay below the reranked ones
-            h.score = floor - 1e-6 * (len(out) + 1)
-        h.explain = explain
-        out.append(h)
-    lap("explain")
-    timings["total"] = time.perf_counter() - t_start
+        opts, tuned = tuned_options(opts, DEFAULT_OPTIONS, tuning.overrides)
+        if tuning.adapter is not None:
+            embedder = AdaptedEmbedder(embedder, tuning.adapter) if embedder is not None else None
+            query_vector = None if query_vector is None else tuning.adapter.apply(query_vector)
+    timer = StageTimer()
+    plan = make_plan(query, k, filters, opts, embedder, query_vector, dictionaries)
+    first = first_stage(store, embedder, plan, timer)
+    with timer.stage("fuse"):
+        fused = fuse(store, plan, first)
+    second = rerank(store, embedder, plan, first, fused, timer)
+    with timer.stage("explain"):
+        hits = explain(store, plan, first, fused, second)
+    exp = first.expansion
     return finish(store, SearchResult(
-        hits=out,
-        timings=timings,
-        expansions=list(exp.applied) if exp is not None else [],
-        options={
-            **{k: v for k, v in opts.items() if k != "query_vector"},
-            "rerank": opts["rerank"] or "none",
-            "dense_scale": round(scale, 4),
-            "tuned": tuned,
-            "adapter": tuning is not None and tuning.adapter is not None,
-        },
+        hits=hits,
+        timings=timer.done(),
+        expansions=[a.to_json() for a in exp.applied] if exp is not None else [],
+        options={**opts.to_json(), "dense_scale": round(fused.dense_scale, 4), "tuned": tuned,
+                 "adapter": tuning is not None and tuning.adapter is not None},
         expansion=exp,
     ))
+
+
+__all__ = ["SearchResult", "StageTimer", "dense_scale", "explain", "first_stage", "fuse", "rerank", "search"]

@@ -31,13 +31,13 @@ _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 def normalize_query(q: str) -> str:
     """Case, accents, punctuation and spacing don't matter: "Rendez-vous  demain ?" == "rendez vous demain"."""
-    from pisteur.retrieve.analysis import fold
+    from pisteur.text.analysis import fold
 
     return _PUNCT.sub(" ", fold(q.casefold())).strip()
 
 
 def term_key(q: str) -> frozenset[str]:
-    from pisteur.retrieve.analysis import analyze_query
+    from pisteur.text.analysis import analyze_query
 
     return frozenset(analyze_query(q))
 

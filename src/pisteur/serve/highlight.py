@@ -1,6 +1,6 @@
 """Snippets and highlight spans: which words of a hit match the query (after French analysis).
 
-A word is highlighted when one of its analysed terms (folded, stemmed: see ``retrieve.analysis``) is a
+A word is highlighted when one of its analysed terms (folded, stemmed: see ``pisteur.text.analysis``) is a
 query term, so "universités" lights up for "université" and "rdv" for an expansion to "rendez-vous".
 Spans are character offsets into the returned snippet; clients render them as text nodes (never HTML).
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from pisteur.retrieve.analysis import analyze, analyze_query
+from pisteur.text.analysis import analyze, analyze_query
 
 _WORD = re.compile(r"[#@]?\w+(?:[-./:#@]+\w+)*")
 _WS = re.compile(r"\s+")

@@ -17,7 +17,14 @@ from typing import Annotated, Any
 from pisteur.serve.audit import AuditError
 from pisteur.serve.guard import Guard, TokenBucket, check_bind, is_loopback
 from pisteur.serve.limits import MAX_QUERY_CHARS, valid_chunk_id
-from pisteur.serve.models import IndexResponse, ReadResponse, SearchFilters, SearchResponse, StatusResponse
+from pisteur.serve.models import (
+    IndexResponse,
+    ReadResponse,
+    RemoteSearchOptions,
+    SearchFilters,
+    SearchResponse,
+    StatusResponse,
+)
 from pisteur.serve.service import NoIndex, NotFound, Service
 
 try:
@@ -36,7 +43,10 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1, le=100)
     filters: SearchFilters = Field(default_factory=SearchFilters)
     explain: bool = True
-    options: dict[str, Any] = Field(default_factory=dict, description="pipeline options (expert)")
+    options: RemoteSearchOptions = Field(  # type: ignore[valid-type]
+        default_factory=RemoteSearchOptions,
+        description="pipeline options (expert); paths, URLs and server tuning are refused (422)",
+    )
 
 
 def create_app(
@@ -106,7 +116,7 @@ def create_app(
 
     @app.post("/api/search", response_model=SearchResponse, tags=["search"])
     def api_search_post(req: Annotated[SearchRequest, Body()]) -> SearchResponse:
-        return _search(req.q, req.k, req.filters, req.explain, req.options)
+        return _search(req.q, req.k, req.filters, req.explain, req.options.overrides())
 
     @app.get("/api/read", response_model=ReadResponse, tags=["search"])
     def api_read(

@@ -17,7 +17,13 @@ from pydantic import Field
 
 from pisteur.serve.audit import AuditError
 from pisteur.serve.limits import MAX_QUERY_CHARS, check_query, valid_chunk_id
-from pisteur.serve.models import CompactSearchResponse, ReadResponse, SearchFilters, StatusResponse
+from pisteur.serve.models import (
+    CompactSearchResponse,
+    ReadResponse,
+    RemoteSearchOptions,
+    SearchFilters,
+    StatusResponse,
+)
 from pisteur.serve.service import NoIndex, NotFound, Service
 
 log = logging.getLogger("pisteur.serve.mcp")
@@ -80,6 +86,10 @@ def build_server(service: Service) -> Any:
             Field(description="restrict to kinds: exchange, summary, tool_result, thinking, document, message"),
         ] = None,
         explain: Annotated[bool, Field(description="include per-hit scoring details")] = False,
+        options: Annotated[
+            RemoteSearchOptions | None,  # type: ignore[valid-type]
+            Field(description="expert pipeline options (mode, fusion, weights, rerank: offline or none...)"),
+        ] = None,
     ) -> CompactSearchResponse:
         # bounds are checked here, not by pydantic, so that a client gets one readable line
         _in_range(ToolError, "k", k, 1, 50)
@@ -90,7 +100,8 @@ def build_server(service: Service) -> Any:
         filters = SearchFilters(project=project, session=session, date_from=date_from, date_to=date_to,
                                 kind=kind)
         try:
-            full = service.search(query, k, filters, via="mcp", explain=explain)
+            overrides = options.overrides() if options is not None else {}
+            full = service.search(query, k, filters, via="mcp", explain=explain, **overrides)
             return CompactSearchResponse.from_full(full, explain)
         except (NoIndex, ValueError, AuditError) as exc:
             raise ToolError(str(exc)) from exc

@@ -6,11 +6,60 @@ Every response carries ``origin = "pisteur"``: the live indexer recognises piste
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from pisteur.retrieve.options import LIST_NAMES, RemoteRerank, SearchOptions, remote_names
 
 ORIGIN = "pisteur"
+
+# Options that stay server-side configuration (paths, URLs, tuning of the server's own threads): a remote
+# client asking for one gets a 422 that names the option and says nothing about the server's files.
+SERVER_SIDE = "is server-side configuration: a remote client cannot set it"
+
+
+def _remote_weights() -> type[BaseModel]:
+    fields: dict[str, Any] = {n: (float | None, Field(None, ge=0.0, le=10.0)) for n in LIST_NAMES}
+    return create_model("RemoteWeights", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _remote_options() -> type[BaseModel]:
+    """The pydantic model of the options a remote client may set, derived from ``SearchOptions``: same
+    names, types and bounds, help texts as descriptions; rerankers limited to local ones (no spec with a
+    path or a URL); every field optional (unset: the server's value)."""
+    hints = get_type_hints(SearchOptions)
+    weights = _remote_weights()
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(SearchOptions):
+        if f.name not in remote_names():
+            continue
+        kind: Any = {"rerank": RemoteRerank, "weights": weights}.get(f.name, hints[f.name])
+        meta = f.metadata
+        fields[f.name] = (kind | None, Field(None, description=meta["help"], ge=meta["ge"], le=meta["le"]))
+    return create_model("RemoteSearchOptions", __base__=_RemoteBase, **fields)
+
+
+class _RemoteBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _server_side(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = {f.name for f in dataclasses.fields(SearchOptions)}
+            refused = sorted(k for k in data if k in known and k not in remote_names())
+            if refused:
+                raise ValueError(f"option(s) {', '.join(refused)} {SERVER_SIDE}")
+        return data
+
+    def overrides(self) -> dict[str, Any]:
+        """The options the client set, as ``SearchOptions.merged`` takes them."""
+        return self.model_dump(exclude_none=True)
+
+
+RemoteSearchOptions = _remote_options()
 
 
 class SearchFilters(BaseModel):

@@ -27,9 +27,6 @@ from pisteur.serve.render import expansions_of, paginate, render_search
 
 log = logging.getLogger("pisteur.serve")
 REPLACED_CHECK_S = 2.0
-# What a fresh connection and the open one must agree on if they read the same file.
-_SIGNATURE = ("SELECT (SELECT value FROM meta WHERE key='generation'), (SELECT MAX(id) FROM chunks),"
-              " (SELECT MAX(indexed_at) FROM sources), (SELECT COUNT(*) FROM sources)")
 
 
 class NoIndex(RuntimeError):
@@ -172,23 +169,8 @@ class Service:
             return False
         self._checked = time.monotonic()
         try:
-            import sqlite3
-
-            from pisteur.store import manifest as mf
-
-            created = (mf.read(self.index_dir) or {}).get("created")
-            if created != (self._store.manifest() or {}).get("created"):
-                return True
-            con = sqlite3.connect(f"file:{self.index_dir / 'index.sqlite'}?mode=ro", uri=True, timeout=5)
-            try:
-                fresh = con.execute(_SIGNATURE).fetchone()
-            finally:
-                con.close()
-            old_con = getattr(self._store, "con", None)
-            if old_con is None:
-                return False
             with self._lock:
-                return tuple(old_con.execute(_SIGNATURE).fetchone()) != tuple(fresh)
+                return bool(self._store.replaced())
         except Exception:  # a half-written index: look again next time
             return False
 

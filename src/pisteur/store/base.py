@@ -2,15 +2,15 @@
 
 Two engines implement it: ``local`` (an index directory: SQLite for chunks, metadata and the FTS5 lexical
 table; a vector layer beside it) and ``milvus`` (a Milvus collection, for scale-out). The vector layer of
-the local engine has its own small protocol (``VectorIndex``) so precisions and ANN indexes plug in
-without changing the outer format.
+the local engine has its own small protocol (``pisteur.store.vectors.VectorIndex``) so precisions and ANN
+indexes plug in without changing the outer format. Filters are one type, ``Filters``, for every engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import numpy as np
 
@@ -50,28 +50,54 @@ class Filters:
 
 
 class Writer(Protocol):
-    """What every engine's writer does. The local engine also streams a source in batches
-    (``begin_source`` / ``add_chunks`` / ``end_source``, chunks without vectors allowed) and fills vectors
-    later (``pending_chunks`` / ``set_vectors``); Milvus embeds at write time through ``upsert_source``."""
+    """What ``Store.writer()`` yields (a context manager holding the single-writer lock). The local engine
+    also streams a source in batches (``begin_source`` / ``add_chunks`` / ``end_source``, chunks without
+    vectors allowed) and fills vectors later (``pending_chunks`` / ``set_vectors``); Milvus embeds at write
+    time through ``upsert_source``."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, exc_type: object, *_: object) -> None: ...
+
+    def set_manifest(self, data: dict[str, Any]) -> None: ...
 
     def upsert_source(
-        self, state: SourceState, chunks: Sequence[Chunk], vectors: np.ndarray, *,
-        from_offset: int | None = None, reader_version: int = 0,
-    ) -> None:
-        """Replace the chunks of ``state.path`` (all, or those at/after ``from_offset``: an appended
-        session) and record the new state, atomically."""
+        self,
+        state: SourceState,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        *,
+        from_offset: int | None = None,
+        reader_version: int = 0,
+    ) -> object:
+        """Replace the chunks of ``state.path`` (with ``from_offset``, only those at or after that byte
+        offset: an appended session) and record the new state, in the current transaction."""
         ...
 
     def delete_source(self, path: str) -> int: ...
 
+    def commit(self, reopen: bool = True) -> None: ...
+
 
 class Store(Protocol):
+    """One index, local or Milvus: what the indexer writes to and what retrieval and serving read."""
+
     def manifest(self) -> dict[str, Any]: ...
+
+    def generation(self) -> int: ...
+
+    def refresh(self) -> bool:
+        """Pick up what another process committed since; True if anything changed."""
+        ...
+
+    def replaced(self) -> bool:
+        """Whether the index behind this open store was replaced by another one (rebuilt under a server)."""
+        ...
 
     def sources(self) -> dict[str, SourceState]: ...
 
-    def writer(self) -> Any:
-        """A context manager yielding a ``Writer``; holds the single-writer lock."""
+    def writer(self) -> Writer:
+        """A context manager holding the single-writer lock (``IndexLocked`` if another process has it)."""
         ...
 
     def dense_search(self, query: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
@@ -83,6 +109,8 @@ class Store(Protocol):
 
     def get(self, ids: Sequence[int]) -> list[Hit]: ...
 
+    def neighbours(self, chunk_id: int, before: int = 1, after: int = 1) -> list[Hit]: ...
+
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """Stored float vectors of these chunks (for rescoring/reranking), in the given order."""
         ...
@@ -91,23 +119,10 @@ class Store(Protocol):
 
     def iter_chunks(self) -> Iterator[Hit]: ...
 
+    def close(self) -> None: ...
 
-class VectorIndex(Protocol):
-    """The vector layer of the local engine. Ids are the SQLite chunk ids (int64)."""
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-
-    def remove(self, ids: np.ndarray) -> None: ...
-
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (ids, scores) by inner product; ``allowed`` restricts to those ids (pre-filter)."""
-        ...
-
-    def reconstruct(self, ids: np.ndarray) -> np.ndarray: ...
-
-    def __len__(self) -> int: ...
+# The vector layer of the local engine has one protocol: ``pisteur.store.vectors.VectorIndex``.
 
 
 # -- dense state of a chunk (schema 2) -----------------------------------------------------------------

@@ -182,7 +182,9 @@ class LocalStore:
         if not q:
             return []
         where, args = filter_sql(filters)
-        extra = f" AND rowid IN (SELECT id FROM chunks c WHERE {where})" if where else ""
+        # "+rowid": without the unary plus SQLite hands the IN list to FTS5, which re-runs the MATCH once per
+        # allowed row (680 ms instead of 0.8 ms for a kind filter over 1.5k chunks; same rows)
+        extra = f" AND +rowid IN (SELECT id FROM chunks c WHERE {where})" if where else ""
         sql = (
             f"SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?{extra}"
             " ORDER BY s LIMIT ?"
@@ -281,11 +283,29 @@ class LocalStore:
     def close(self) -> None:
         self.con.close()
 
+    def replaced(self) -> bool:
+        """Whether the index directory now holds another index than the one this store opened (rebuilt
+        under a running server): another creation stamp, or a fresh connection that sees other contents
+        than this one's (the open connection keeps reading a deleted file)."""
+        if (mf.read(self.dir) or {}).get("created") != self._manifest.get("created"):
+            return True
+        fresh = sqlite3.connect(f"file:{self.dir / DB}?mode=ro", uri=True, timeout=5)
+        try:
+            now = fresh.execute(_SIGNATURE).fetchone()
+        finally:
+            fresh.close()
+        return tuple(self.con.execute(_SIGNATURE).fetchone()) != tuple(now)
+
     # -- writing ---------------------------------------------------------------------------------
     def writer(self) -> StoreWriter:
         if self.readonly:
             raise PermissionError("store opened read-only")
         return StoreWriter(self)
+
+
+# what a fresh connection compares with the open one to tell whether the index was replaced under it
+_SIGNATURE = ("SELECT (SELECT value FROM meta WHERE key='generation'), (SELECT MAX(id) FROM chunks),"
+              " (SELECT MAX(indexed_at) FROM sources), (SELECT COUNT(*) FROM sources)")
 
 
 class CorruptIndex(ValueError):

@@ -202,7 +202,7 @@ class StoreWriter:
     def add_chunks(self, src: SourceWrite, chunks: Sequence[Chunk], vectors: np.ndarray | None = None) -> int:
         """Store chunks with their lexical terms; with a vector when given, or when the same text already
         has one (returns how many got a vector)."""
-        from pisteur.retrieve.analysis import analyze
+        from pisteur.text.analysis import analyze
 
         con = self.store.con
         hashes = [text_hash(ch.text) for ch in chunks]
@@ -300,7 +300,7 @@ class StoreWriter:
     # -- index-wide ------------------------------------------------------------------------------
     def reanalyze(self) -> int:
         """Rebuild the lexical terms of every chunk (after an analyser change); vectors are untouched."""
-        from pisteur.retrieve.analysis import analyze
+        from pisteur.text.analysis import analyze
 
         con = self.store.con
         con.execute("DELETE FROM chunks_fts")

@@ -290,6 +290,10 @@ class MilvusStore:
     def close(self) -> None:
         self.client.close()
 
+    def replaced(self) -> bool:
+        """A Milvus collection is never swapped under an open client (``Store.replaced``)."""
+        return False
+
 
 def _hit(r: dict[str, Any]) -> Hit:
     meta = dict(r.get("meta") or {})
@@ -330,7 +334,7 @@ class MilvusWriter:
                       ids: Sequence[int] | None = None, terms: Sequence[str] | None = None) -> list[int]:
         """Replace the chunks of ``state.path`` (or those at/after ``from_offset``); returns the new ids.
         ``ids``/``terms`` let ``pisteur import`` keep the exported ids and analysed terms."""
-        from pisteur.retrieve.analysis import analyze
+        from pisteur.text.analysis import analyze
 
         c = self.store.client
         base_ord = 0

@@ -68,7 +68,7 @@ def iter_local(store: Any, batch: int = 2000) -> Iterator[Record]:
 
 def iter_milvus(store: Any) -> Iterator[Record]:
     """Every source of a Milvus store (chunks grouped in memory per source: fine for a migration tool)."""
-    from pisteur.retrieve.analysis import analyze
+    from pisteur.text.analysis import analyze
 
     by_source: dict[str, list[Any]] = {}
     for h in store.iter_chunks(with_vectors=True):

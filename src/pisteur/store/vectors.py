@@ -6,8 +6,10 @@ additions/removals durable *before* it commits SQLite; a reader or the next writ
 committed generation and ignores anything a crashed writer left for a later one. That ordering is what
 makes an interrupted index run safe: SQLite never names a vector that is not on disk.
 
-Implementations register under a name (``flat`` now; quantized/ANN layers add theirs) and are chosen by the
-manifest's ``vectors.index`` entry.
+Implementations register under a name in ``VECTOR_INDEXES`` (``auto``, ``flat`` and ``binary`` in
+``vectors_quant.py``, which opens the plain float32 segments of ``vectors_flat.py`` for an unquantised flat
+index; ``hnsw`` and ``ivf`` in ``vectors_faiss.py`` when faiss is installed) and are chosen by the manifest's
+``vectors.index`` entry. A name registered twice is an error, so no import order decides which one wins.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from pisteur.registry import Registry
+
 
 class VectorIndex(Protocol):
+    """The vector layer of the local engine. Ids are the SQLite chunk ids (int64)."""
+
     dims: int
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -51,32 +57,28 @@ class VectorIndex(Protocol):
 
 
 Opener = Callable[..., VectorIndex]
-_REGISTRY: dict[str, Opener] = {}
+
+
+VECTOR_INDEXES: Registry[Opener] = Registry(
+    "vector index",
+    builtin_modules=["pisteur.store.vectors_quant", "pisteur.store.vectors_faiss"],
+    entry_point_group="pisteur.vector_indexes",
+)
 
 
 def register_vector_index(name: str) -> Callable[[Opener], Opener]:
-    def deco(fn: Opener) -> Opener:
-        _REGISTRY[name] = fn
-        return fn
-
-    return deco
+    """Decorator: register a vector layer opener ``fn(directory, dims, generation, **config)``."""
+    return VECTOR_INDEXES.register(name)
 
 
 def open_vector_index(directory: Path, dims: int, generation: int, config: dict[str, Any]) -> VectorIndex:
     """Open the vector layer described by the manifest's ``vectors`` config at ``generation``."""
-    import importlib
-
-    for mod in ("vectors_flat", "vectors_quant", "vectors_faiss"):
-        try:
-            importlib.import_module(f"pisteur.store.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"pisteur.store.{mod}":
-                raise
     name = config.get("index", "flat")
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown vector index '{name}' (known: {', '.join(sorted(_REGISTRY))})")
-    return _REGISTRY[name](directory, dims, generation, **{k: v for k, v in config.items() if k != "index"})
+    if name not in VECTOR_INDEXES:
+        raise ValueError(f"unknown vector index '{name}' (known: {', '.join(VECTOR_INDEXES.names())})")
+    opener = VECTOR_INDEXES.get(name)
+    return opener(directory, dims, generation, **{k: v for k, v in config.items() if k != "index"})
 
 
 def vector_index_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return VECTOR_INDEXES.names()

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from pisteur.store.segfiles import atomic_save, fsync_dir, gen_files
-from pisteur.store.vectors import register_vector_index
 
 _NAME = re.compile(r"^(seg|del|base)-(\d{8})(?:\.(vec|ids))?(?:\.npy)?$")
 COMPACT_SEGMENTS = 16
@@ -152,8 +151,3 @@ class FlatVectors:
             s = int(np.searchsorted(offsets, f, side="right") - 1)
             out[j] = self._segments[s][1][f - offsets[s]]
         return out
-
-
-@register_vector_index("flat")
-def _open_flat(directory: Path, dims: int, generation: int, **cfg: Any) -> FlatVectors:
-    return FlatVectors(directory, dims, generation, **cfg)

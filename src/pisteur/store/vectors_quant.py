@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from pisteur.store import quant
-from pisteur.store import vectors_flat as _vectors_flat  # noqa: F401  (registers "flat" first; see _open)
+from pisteur.store import vectors_flat as _vectors_flat
 from pisteur.store.segfiles import atomic_save, atomic_write_text, fsync_dir, gen_files
 from pisteur.store.shards import BinaryShards, default_threads, merge_topk, parallel_map, split_ranges
 from pisteur.store.vectors import register_vector_index

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pisteur.retrieve.analysis import analyze_query
+from pisteur.text.analysis import analyze_query
 from pisteur.tune.artifacts import Adapter
 from pisteur.tune.synth import SynthQuery
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
-from pisteur.retrieve.analysis import analyze
+from pisteur.text.analysis import analyze
 
 KINDS = ("cloze", "title", "keywords", "sms", "standard", "llm")
 _WORD = re.compile(r"[\w'’-]+", re.U)

@@ -18,7 +18,7 @@ import numpy as np
 
 from pisteur.evaluate.beir import Dataset
 from pisteur.evaluate.index import doc_id_of
-from pisteur.retrieve.analysis import analyze_query
+from pisteur.text.analysis import analyze_query
 from pisteur.tune import generate as gen
 
 Split = Literal["train", "test"]

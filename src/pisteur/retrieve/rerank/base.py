@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from pisteur.registry import Registry, RegistryError
 from pisteur.types import Hit
+
+if TYPE_CHECKING:
+    from pisteur.retrieve.expand import Expansion
+    from pisteur.store.base import Store
 
 
 class RerankError(RuntimeError):
@@ -27,13 +32,15 @@ class RerankError(RuntimeError):
 
 @dataclass
 class RerankContext:
-    store: Any = None
+    store: Store | None = None
     embedder: Any = None
     query_vector: np.ndarray | None = None
     lists: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # first-stage ranked lists
     fused: dict[int, float] = field(default_factory=dict)  # first-stage fused score per chunk id
-    expansion: Any = None  # pisteur.retrieve.expand.Expansion or None
+    expansion: Expansion | None = None  # the query's (widest) expansion
     dense_scale: float = 1.0  # the pipeline's query-dependent factor on the dense signal (option ``lean``)
+    # the expansion that applies to a chunk kind, when source profiles expand the query differently
+    expansion_for: Callable[[str], Expansion] | None = None
 
 
 @runtime_checkable
@@ -50,40 +57,33 @@ def texts_of(hits: Sequence[Hit | str]) -> list[str]:
 
 
 Factory = Callable[..., Reranker]
-_REGISTRY: dict[str, Factory] = {}
+RERANKERS: Registry[Factory] = Registry(
+    "reranker",
+    builtin_modules=[f"pisteur.retrieve.rerank.{m}" for m in ("offline", "cross_encoder", "http")],
+    entry_point_group="pisteur.rerankers",
+)
 _CACHE: dict[tuple[str, str], Reranker] = {}
 
 
 def register_reranker(prefix: str) -> Callable[[Factory], Factory]:
-    def deco(fn: Factory) -> Factory:
-        _REGISTRY[prefix] = fn
-        return fn
-
-    return deco
-
-
-def _load_builtin() -> None:
-    import importlib
-
-    for mod in ("offline", "cross_encoder", "http"):
-        importlib.import_module(f"pisteur.retrieve.rerank.{mod}")
+    """Decorator: register a reranker factory ``fn(argument, **options)`` under ``prefix``."""
+    return RERANKERS.register(prefix)
 
 
 def reranker_names() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return RERANKERS.names()
 
 
 def get_reranker(spec: str, **options: Any) -> Reranker:
     """The reranker named by ``spec`` (``NAME`` or ``NAME:ARGUMENT``); instances are cached per spec."""
-    _load_builtin()
     key = (spec, repr(sorted(options.items())))  # options may hold dicts (weights): key on their repr
     if key in _CACHE:
         return _CACHE[key]
     name, _, arg = spec.partition(":")
-    factory = _REGISTRY.get(name)
-    if factory is None:
-        raise RerankError(f"unknown reranker '{name}' (known: {', '.join(sorted(_REGISTRY))}, none)")
+    try:
+        factory = RERANKERS.get(name)
+    except RegistryError:
+        raise RerankError(f"unknown reranker '{name}' (known: {', '.join(RERANKERS.names())}, none)") from None
     rr = factory(arg, **options)
     _CACHE[key] = rr
     return rr

@@ -34,20 +34,28 @@ def coverage(
     return hit / len(q)
 
 
-def phrase(qterms: Sequence[str], doc_bigrams: set[tuple[str, str]]) -> float:
-    """Fraction of the query's adjacent term pairs (after stop-word removal) adjacent in the document."""
+def phrase(
+    qterms: Sequence[str], doc_bigrams: set[tuple[str, str]], token_of: Mapping[str, int] | None = None
+) -> float:
+    """Fraction of the query's adjacent term pairs (after stop-word removal) adjacent in the document.
+    With ``token_of`` (term -> index of the query token it comes from), a pair inside one token (a
+    compound and its own part: "rendez-vous", "rend") is not a phrase: any document holding the compound
+    has it, so it would only count the compound twice."""
     pairs = list(zip(qterms, qterms[1:], strict=False))
+    if token_of:
+        pairs = [(a, b) for a, b in pairs if token_of.get(a, -1) != token_of.get(b, -2)]
     return sum(1 for p in pairs if p in doc_bigrams) / len(pairs) if pairs else 0.0
 
 
-def proximity(qterms: Sequence[str], doc_seq: Sequence[str]) -> float:
+def proximity(qterms: Sequence[str], doc_seq: Sequence[str], token_of: Mapping[str, int] | None = None) -> float:
     """``matched / span`` of the shortest window of the document holding every matched query term
-    (1.0 = the matched terms are contiguous; 0 when fewer than two distinct terms match)."""
+    (1.0 = the matched terms are contiguous; 0 when fewer than two distinct terms match, or, with
+    ``token_of``, when they all come from one query token: a compound next to its own part is no evidence)."""
     want = set(qterms)
     positions = [(i, t) for i, t in enumerate(doc_seq) if t in want]
     present = {t for _, t in positions}
     m = len(present)
-    if m < 2:
+    if m < 2 or (token_of and len({token_of.get(t, t) for t in present}) < 2):
         return 0.0
     best = len(doc_seq) + 1
     count: dict[str, int] = {}
@@ -78,15 +86,17 @@ def text_features(
     doc_seqs: Sequence[Sequence[str]],
     expansion: Sequence[tuple[str, float]] = (),
     alternatives: Mapping[str, Sequence[frozenset[str]]] | None = None,
+    token_of: Mapping[str, int] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Lexical features for each candidate (analysed term sequence of each candidate given)."""
+    """Lexical features for each candidate (analysed term sequence of each candidate given); ``token_of``:
+    query term -> index of its query token (see ``phrase`` and ``proximity``)."""
     cov, phr, prox, exp = [], [], [], []
     for seq in doc_seqs:
         terms = set(seq)
         bigrams = set(zip(seq, seq[1:], strict=False))
         cov.append(coverage(qterms, terms, alternatives))
-        phr.append(phrase(qterms, bigrams))
-        prox.append(proximity(qterms, seq))
+        phr.append(phrase(qterms, bigrams, token_of))
+        prox.append(proximity(qterms, seq, token_of))
         exp.append(weighted_coverage(expansion, terms) if expansion else 0.0)
     return {
         "coverage": np.array(cov),

@@ -21,7 +21,7 @@ import math
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -113,7 +113,7 @@ class HttpReranker:
         return self.parse(data, len(texts))
 
 
-def _factory(protocol: str):
+def _factory(protocol: str) -> Callable[..., HttpReranker]:
     def make(arg: str, **options: Any) -> HttpReranker:
         return HttpReranker(protocol, arg, **options)
 

@@ -13,14 +13,18 @@ Weights: a linear model fitted by coordinate ascent on the train half of piaf-de
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pisteur.retrieve.analysis import analyze, analyze_query
 from pisteur.retrieve.rerank.base import RerankContext, register_reranker, texts_of
 from pisteur.retrieve.rerank.features import combine, text_features
+from pisteur.text.analysis import analyze, analyze_by_token, analyze_query
 from pisteur.types import Hit
+
+if TYPE_CHECKING:
+    from pisteur.retrieve.expand import Expansion
+    from pisteur.store.base import Store
 
 # Fitted on piaf-dev train half, depth 30 (bench/piaf_rerank_tune.py --no-use); expansion weight set by hand
 # (piaf-dev has almost no dictionary forms), see docs/bench/retrieval.md.
@@ -46,7 +50,7 @@ USE_WEIGHTS: dict[str, float] = {
 }
 
 
-def doc_terms(store: Any, hits: Sequence[Hit | str]) -> list[list[str]]:
+def doc_terms(store: Store | None, hits: Sequence[Hit | str]) -> list[list[str]]:
     """Analysed terms of each candidate: read from the local store's FTS5 column (``chunks_fts.terms``
     holds ``" ".join(analyze(text))``, per the store contract) when available, else analysed here."""
     texts = texts_of(hits)
@@ -63,6 +67,47 @@ def doc_terms(store: Any, hits: Sequence[Hit | str]) -> list[list[str]]:
         if len(found) == len(set(ids)):
             return [found[i] for i in ids]
     return [analyze(t) for t in texts]
+
+
+def _expansion_inputs(exp: Expansion | None) -> tuple[list[tuple[str, float]], dict[str, list[frozenset[str]]]]:
+    """(expansion terms and weights, query term -> the analysed forms that may stand for it)."""
+    if exp is None:
+        return [], {}
+    alternatives: dict[str, list[frozenset[str]]] = {}
+    for rule in exp.applied:
+        alts = [frozenset(a) for a in (analyze(t) for t in rule.to) if a]
+        for t in analyze(rule.source):
+            alternatives.setdefault(t, []).extend(alts)
+    return [(t, w) for t, w, o in exp.terms if o != "query"], alternatives
+
+
+def query_tokens(query: str) -> dict[str, int]:
+    """Query term -> index of the query token it comes from (a compound and its parts share one)."""
+    out: dict[str, int] = {}
+    for i, terms in enumerate(analyze_by_token(query)):
+        for t in terms:
+            out.setdefault(t, i)
+    return out
+
+
+def _lexical_features(query: str, hits: Sequence[Hit | str], ctx: RerankContext) -> dict[str, np.ndarray]:
+    """Text features of every candidate; with per-profile expansions, each candidate is scored against the
+    expansion of its own source profile (a session hit never gets credit for an SMS form)."""
+    qterms = analyze_query(query)
+    token_of = query_tokens(query)
+    seqs = doc_terms(ctx.store, hits)
+    if ctx.expansion_for is None or any(isinstance(h, str) for h in hits):
+        return text_features(qterms, seqs, *_expansion_inputs(ctx.expansion), token_of)
+    groups: dict[int, tuple[Expansion, list[int]]] = {}
+    for j, h in enumerate(hits):
+        exp = ctx.expansion_for(h.kind)  # type: ignore[union-attr]
+        groups.setdefault(id(exp), (exp, []))[1].append(j)
+    out: dict[str, np.ndarray] = {}
+    for exp, idx in groups.values():
+        part = text_features(qterms, [seqs[j] for j in idx], *_expansion_inputs(exp), token_of)
+        for name, values in part.items():
+            out.setdefault(name, np.zeros(len(hits)))[idx] = values
+    return out
 
 
 class OfflineReranker:
@@ -86,17 +131,7 @@ class OfflineReranker:
         ctx = context or RerankContext()
         texts = texts_of(hits)
         n = len(texts)
-        exp = ctx.expansion
-        qterms = analyze_query(query)
-        expansion: list[tuple[str, float]] = []
-        alternatives: dict[str, list[frozenset[str]]] = {}
-        if exp is not None:
-            expansion = [(t, w) for t, w, o in exp.terms if o != "query"]
-            for rule in exp.applied:
-                alts = [frozenset(a) for a in (analyze(t) for t in rule.get("to", ())) if a]
-                for t in analyze(rule.get("from", "")):
-                    alternatives.setdefault(t, []).extend(alts)
-        feats = text_features(qterms, doc_terms(ctx.store, hits), expansion, alternatives)
+        feats = _lexical_features(query, hits, ctx)
         ids = [h.id for h in hits if not isinstance(h, str)]
         if ctx.query_vector is not None and ctx.store is not None and len(ids) == n and n:
             try:
