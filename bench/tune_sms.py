@@ -24,11 +24,10 @@ from piaf_sms_pipeline import build, score  # noqa: E402
 from sms_expansion import QUERIES, load_pairs, mined_dictionary, targets  # noqa: E402
 from tune_common import tune, write_result  # noqa: E402
 
-import pisteur.retrieve.pipeline as pipeline  # noqa: E402
 from pisteur.embed import load_embedder  # noqa: E402
 from pisteur.embed.cache import CachedEmbedder  # noqa: E402
 from pisteur.evaluate.qcache import QueryCachedEmbedder  # noqa: E402
-from pisteur.retrieve.expand import Dictionaries, expand_query, load_dictionaries  # noqa: E402
+from pisteur.retrieve.expand import Dictionaries, load_dictionaries  # noqa: E402
 from pisteur.store import open_store  # noqa: E402
 
 
@@ -61,18 +60,13 @@ def main() -> None:
         random.Random(args.seed).shuffle(ids)
         halves = set(ids[: len(ids) // 2]), set(ids[len(ids) // 2 :])
         keep = [d for name, d in load_dictionaries(user=False).dicts.items() if name != "sms"]
-        saved = pipeline._expand
-        try:
-            for label, train, test in (("A→B", halves[0], halves[1]), ("B→A", halves[1], halves[0])):
-                mined = mined_dictionary([pairs[i] for i in sorted(train)])
-                dicts = Dictionaries([*keep, *mined.dicts.values()])
-                pipeline._expand = lambda q, _d=None, d=dicts: expand_query(q, d)
-                for name, opts in configs.items():
-                    f, t, a, _, _ = score(store, qemb, pairs, tq, opts, args.k, only=test)
-                    results[f"held-out {label} | {name}"] = {"found": f, "targets": t, "recall": round(f / t, 4)}
-                    print(f"held-out {label} | {name:15s} | {f}/{t} = {f / t:.1%}", flush=True)
-        finally:
-            pipeline._expand = saved
+        for label, train, test in (("A→B", halves[0], halves[1]), ("B→A", halves[1], halves[0])):
+            mined = mined_dictionary([pairs[i] for i in sorted(train)])
+            dicts = Dictionaries([*keep, *mined.dicts.values()])
+            for name, opts in configs.items():
+                f, t, a, _, _ = score(store, qemb, pairs, tq, opts, args.k, only=test, dicts=dicts)
+                results[f"held-out {label} | {name}"] = {"found": f, "targets": t, "recall": round(f / t, 4)}
+                print(f"held-out {label} | {name:15s} | {f}/{t} = {f / t:.1%}", flush=True)
         store.close()
     cached.close()
     out = write_result("tune_sms", "python bench/tune_sms.py " + " ".join(sys.argv[1:]), results)

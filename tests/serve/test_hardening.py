@@ -179,27 +179,6 @@ def test_like_wildcards_in_filters_are_literal(tmp_path: Path):
         svc.close()
 
 
-def test_dictionary_cache_is_json_not_pickle(tmp_path: Path, monkeypatch):
-    import pickle
-
-    from pisteur.retrieve import expand
-
-    monkeypatch.setenv("PISTEUR_CACHE", str(tmp_path / "cache"))
-    expand._default.cache_clear()
-    first = expand._default("none", ())
-    files = list((tmp_path / "cache").rglob("*"))
-    cached = [f for f in files if f.is_file()]
-    assert cached and all(f.suffix == ".json" for f in cached)
-    # a planted pickle next to it is never read; a damaged JSON is rebuilt, not trusted
-    cached[0].with_suffix(".pickle").write_bytes(pickle.dumps({"boom": 1}))
-    expand._default.cache_clear()
-    again = expand._default("none", ())
-    assert expand._to_cache(again) == expand._to_cache(first) and again.index == first.index
-    cached[0].write_text("{not json")
-    expand._default.cache_clear()
-    assert expand._default("none", ()).index == first.index
-
-
 def test_mcp_session_delete_is_not_refused_as_non_json(service):
     pytest.importorskip("mcp")
     with TestClient(base_url=LOCAL, app=create_app(service, rate=0)) as c:

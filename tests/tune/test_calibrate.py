@@ -9,7 +9,8 @@ import shutil
 from helpers import HashEmbedder
 
 from pisteur.retrieve.expand import expand_query
-from pisteur.retrieve.pipeline import resolve_options, search
+from pisteur.retrieve.options import SearchOptions
+from pisteur.retrieve.pipeline import search
 from pisteur.store import open_store
 from pisteur.tune.artifacts import DICT_DIR, TUNING_FILE, read_tuning
 from pisteur.tune.calibrate import CalibOptions, to_options, write_disabled
@@ -20,7 +21,7 @@ from pisteur.tune.synth import MakeOptions
 def test_points_become_pipeline_options():
     opts = to_options({"weights.dense": 2.5, "lean": 0.0, "rerank_depth": 0, "disabled": ["sms"]}, DICT_DIR)
     assert opts == {"weights": {"dense": 2.5}, "lean": 0.0, "rerank": "none", "dictionaries": [DICT_DIR]}
-    resolve_options(opts)  # every name is a real search option
+    SearchOptions().merged(opts)  # every name is a real search option, every value a valid one
     assert to_options({"rerank_depth": 10}, None) == {"rerank_depth": 10}
 
 
