@@ -16,10 +16,7 @@ absolute times depend on the machine's load (stated in the file).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -73,18 +70,11 @@ def main() -> None:
     base = results["json-shards"]["median_ms"]
     for r in results.values():
         r["ratio_to_json_shards"] = round(r["median_ms"] / base, 1) if base else None
-    doc = {
-        "command": " ".join(["python", "bench/expansion_latency.py", *sys.argv[1:]]),
-        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU",
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": os.getloadavg(),
-        "query": args.query,
-        "results": results,
-    }
-    out = Path(__file__).parent / "results" / "expansion_latency.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
-    print(json.dumps(doc, indent=1))
+    from _common import write_result
+
+    out = write_result("expansion_latency", " ".join(["python", "bench/expansion_latency.py", *sys.argv[1:]]),
+                       {"query": args.query, "variants": results})
+    print(out.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -280,13 +279,10 @@ def main() -> None:
         results = summarize(runs, batches)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out = ROOT / "bench" / "results" / "fuzz.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"command": f"python bench/fuzz.py --files {args.files} --batch {args.batch} --model {args.model} "
-                      f"--seed {args.seed}",
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load": os.getloadavg()[0], "results": results}
-    out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    from _common import write_result
+
+    out = write_result("fuzz", f"python bench/fuzz.py --files {args.files} --batch {args.batch} --model {args.model} "
+                       f"--seed {args.seed}", results)
     print(json.dumps({k: v for k, v in results.items() if k != "slowest"}, indent=1, ensure_ascii=False))
     print("wrote", out.relative_to(ROOT))
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from collections import Counter
@@ -35,12 +33,9 @@ from make_corpus import corpus  # noqa: E402
 
 
 def write_result(name: str, command: str, results: dict[str, Any]) -> Path:
-    out = ROOT / "bench" / "results" / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"command": command, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load": os.getloadavg()[0], "results": results}
-    out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
-    return out
+    from _common import write_result as write
+
+    return write(name, command, results)
 
 
 def recall() -> dict[str, Any]:

@@ -3,10 +3,8 @@ from the corpus alone, the tuning's steps as separate folders, and the JSON resu
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -65,9 +63,8 @@ def step_folders(folder: Path) -> dict[str, Path | bool]:
 
 
 def write_result(name: str, command: str, results: dict[str, Any]) -> Path:
-    path = Path(__file__).parent / "results" / f"{name}.json"
-    path.parent.mkdir(exist_ok=True)
-    doc = {"command": command, "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU",
-           "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "load": load_avg(), "results": results}
-    path.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
-    return path
+    from _common import command_line
+    from _common import write_result as write
+
+    del command  # recorded as typed, with machine paths as placeholders
+    return write(name, command_line(), results)
