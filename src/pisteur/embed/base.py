@@ -99,7 +99,7 @@ def _load_builtin() -> None:
     # Importing a backend module registers it; heavy libraries are imported inside the backends, lazily.
     import importlib
 
-    for mod in ("packaged", "e5_onnx", "ollama", "openai_http", "st", "gguf"):
+    for mod in ("packaged", "e5_onnx", "ollama", "openai_http", "st", "gguf", "pool"):
         try:
             importlib.import_module(f"pisteur.embed.{mod}")
         except ModuleNotFoundError as exc:  # a backend module not written yet
