@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from stubs import StubServer, hash_vector, ollama_stub, openai_stub
 
 from pisteur.embed import EmbedderError, load_embedder
-from stubs import StubServer, hash_vector, ollama_stub, openai_stub
 
 MODEL, DIMS = "qwen3-embedding:0.6b", 1024
 

