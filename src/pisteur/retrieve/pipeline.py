@@ -72,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "lean": 0.75,
     "lean_from": 0.5,
     "dictionaries": None,  # extra dictionary files/folders (TOML) merged over the shipped and user ones
+    "concepts": True,  # concept queries ("message insultant") rank what IS the concept: retrieve/concepts.py
 }
 MODES = ("hybrid", "dense", "lexical")
 EXPLAIN_EXPANSIONS = 20  # hits whose matched expansions are listed in ``explain``
