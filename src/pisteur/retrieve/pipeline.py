@@ -50,6 +50,8 @@ import numpy as np
 
 from pisteur.retrieve import fusion as fz
 from pisteur.retrieve.analysis import analyze, analyze_query
+from pisteur.retrieve.concepts import match as concept_match
+from pisteur.retrieve.concepts import rank as concept_rank
 from pisteur.retrieve.dedupe import finish
 from pisteur.store.base import Filters
 from pisteur.types import Hit
@@ -266,8 +268,12 @@ def search(
     else:
         fused = []
     lap("fuse")
+    concept = concept_match(query) if opts["concepts"] and fused else None
+    if concept is not None:  # a concept query ("message insultant"): what IS the concept first, no rerank
+        fused = concept_rank(concept, fused, store, embedder if want_dense else None, n, filters)
+        lap("concepts")
     reranker = None
-    if opts["rerank"] and fused:
+    if opts["rerank"] and fused and concept is None:
         from pisteur.retrieve.rerank import RerankContext, get_reranker
 
         reranker = get_reranker(opts["rerank"])
