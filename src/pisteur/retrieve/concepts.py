@@ -189,7 +189,7 @@ def _build_entries(d: Any) -> dict[tuple[str, ...], tuple[str, list[str], list[s
 def match(query: str, dictionaries: Any = None) -> ConceptQuery | None:
     """The concept a query names, when its content words are exactly one entry's form with a profile; else None."""
     key = tuple(analyze(query))
-    if not key:
+    if not key or _REPORT.search(fold(query)):  # "il m'a insulté" asks for the report, not the insult
         return None
     entry = _entries(dictionaries).get(key)
     if entry is None or entry[0] not in PROFILES:
