@@ -14,9 +14,17 @@ import helpers  # noqa: E402,F401  (registers the test-only "test-hash" embedder
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(scope="session")
+def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One converted default model for the whole session (building it takes seconds), never the user's cache."""
+    return tmp_path_factory.mktemp("pisteur-models")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                   _model_cache: Path) -> None:
     base = tmp_path_factory.mktemp("pisteur-env")
+    monkeypatch.setenv("PISTEUR_MODEL_CACHE", str(_model_cache))
     monkeypatch.setenv("PISTEUR_INDEX", str(base / "index"))
     monkeypatch.setenv("PISTEUR_CACHE", str(base / "cache"))
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(base / "claude"))

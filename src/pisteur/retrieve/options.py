@@ -100,6 +100,11 @@ class SearchOptions:
     dictionaries: tuple[str, ...] = _opt(
         (), "extra dictionary files or folders (TOML) merged over the shipped and user ones", remote=False
     )
+    concepts: bool = _opt(
+        True,
+        "a query naming a kind of abuse (\"message insultant\", \"menace de mort\") ranks the messages that ARE "
+        "it above those that talk about it (retrieve/concepts.py; no second stage for such queries)",
+    )
     tuning: bool | str = _opt(
         True,
         "the index's own tuning (`pisteur eval tune`: option overrides under the caller's, a query adapter); "

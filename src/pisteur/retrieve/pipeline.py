@@ -16,6 +16,7 @@ abbreviation task; see docs/retrieval.md).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -27,6 +28,8 @@ from typing import Any
 import numpy as np
 
 from pisteur.retrieve import fusion as fz
+from pisteur.retrieve.concepts import match as concept_match
+from pisteur.retrieve.concepts import rank as concept_rank
 from pisteur.retrieve.dedupe import finish
 from pisteur.retrieve.expand import Dictionaries, Expansion
 from pisteur.retrieve.explain import (
@@ -306,6 +309,13 @@ def search(
     first = first_stage(store, embedder, plan, timer)
     with timer.stage("fuse"):
         fused = fuse(store, plan, first)
+    concept = concept_match(query) if opts.concepts and fused.ranking else None
+    if concept is not None:  # a concept query ("message insultant"): what IS the concept first, no rerank
+        with timer.stage("concepts"):
+            ranking = concept_rank(concept, fused.ranking, store, embedder if plan.dense else None,
+                                   plan.candidates, plan.filters)
+        fused = Fused(ranking, fused.dense_scale)
+        plan = dataclasses.replace(plan, options=plan.options.merged({"rerank": "none"}))
     second = rerank(store, embedder, plan, first, fused, timer)
     with timer.stage("explain"):
         hits = explain(store, plan, first, fused, second)
