@@ -26,11 +26,11 @@ def test_points_become_pipeline_options():
 
 
 def test_disabled_dictionary_no_longer_expands(tmp_path):
-    assert any(a["dictionary"] == "sms" for a in expand_query("rdv demain").applied)
+    assert any(a.dictionary == "sms" for a in expand_query("rdv demain").applied)
     write_disabled(tmp_path / "d", ["sms"])
     exp = expand_query("rdv demain", [str(tmp_path / "d")])
-    assert not any(a["dictionary"] == "sms" for a in exp.applied)
-    assert any(a["dictionary"] == "acronyms" for a in expand_query("gav", [str(tmp_path / "d")]).applied)
+    assert not any(a.dictionary == "sms" for a in exp.applied)
+    assert any(a.dictionary == "acronyms" for a in expand_query("gav", [str(tmp_path / "d")]).applied)
 
 
 def test_tune_index_writes_what_search_reads(tiny_index, tmp_path):

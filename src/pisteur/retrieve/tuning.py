@@ -130,13 +130,15 @@ def merge_overrides(tuned: dict[str, Any], explicit: dict[str, Any]) -> tuple[di
     return opts, used
 
 
-def tuned_options(opts: Any, defaults: Any, overrides: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def tuned_options(opts: Any, defaults: Any, overrides: dict[str, Any],
+                  explicit: frozenset[str] = frozenset()) -> tuple[Any, dict[str, Any]]:
     """Typed options (``SearchOptions``) with a tuning's ``overrides`` applied wherever the caller kept the
-    product default: an option the caller changed wins over the tuning (a weight list the caller changed keeps
-    the caller's value, the others take the tuned one). Returns (options, the overrides that took effect)."""
+    product default and did not name the option (``explicit``): what the caller asked for wins over the tuning
+    (a weight list the caller changed keeps the caller's value, the others take the tuned one). Returns
+    (options, the overrides that took effect)."""
     used: dict[str, Any] = {}
     for name, value in overrides.items():
-        if not hasattr(opts, name):
+        if not hasattr(opts, name) or name in explicit:
             continue
         if name == "weights" and isinstance(value, dict):
             mine, base = opts.weights.as_dict(), defaults.weights.as_dict()
