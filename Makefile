@@ -41,6 +41,7 @@ lint: setup-test
 # cli, chunk, evaluate, indexer, types and config pass as they are. store, serve, embed, ingest and models
 # still have errors to fix before they join the list.
 TYPED := src/pisteur/retrieve src/pisteur/text src/pisteur/registry.py src/pisteur/cli src/pisteur/chunk \
+	src/pisteur/index src/pisteur/ingest src/pisteur/validate.py src/pisteur/context.py src/pisteur/markers.py \
 	src/pisteur/evaluate src/pisteur/indexer.py src/pisteur/types.py src/pisteur/config.py \
 	tests/retrieve/typecheck_protocols.py
 typecheck: setup-test

@@ -104,7 +104,7 @@ def bench(
     chunker = ChunkerConfig(size=size, overlap=overlap)
     by_model: dict[str, list[Any]] = {}
     for c in configs:
-        by_model.setdefault(c.model, []).append(c)
+        by_model.setdefault(c.model or "", []).append(c)
     results = []
     indexes: dict[str, dict[str, Any]] = {}
     for spec, cfgs in by_model.items():
@@ -153,7 +153,7 @@ def bench(
         cached.close()
     order = {c.label: i for i, c in enumerate(configs)}
     results.sort(key=lambda r: (order[r.config.label.removesuffix(" tuned")], r.config.label.endswith(" tuned")))
-    doc = {
+    doc: dict[str, Any] = {
         "dataset": {"name": ds.name, "path": str(ds.path), "documents": len(ds.corpus), "queries": len(qs)},
         "queries_fold": queries,
         "chunker": chunker.to_manifest(),

@@ -125,8 +125,8 @@ def index(
         from pisteur.store.vectors_quant import config_for
 
         vectors = config_for(precision or "float32", ann or "auto")
-    given = {"dims": dims, "instruction": instruction, "query_prefix": query_prefix,
-             "document_prefix": document_prefix}
+    given: dict[str, object] = {"dims": dims, "instruction": instruction, "query_prefix": query_prefix,
+                                "document_prefix": document_prefix}
     options = {k: v for k, v in given.items() if v is not None} or None
     if dry_run:
         _dry_run(idir, targets, model, options, chunker, not no_tool_results, not no_thinking, as_json)
