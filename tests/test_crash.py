@@ -150,7 +150,7 @@ def test_random_kill_9_during_a_1000_chunk_session(tmp_path: Path) -> None:
     for _ in range(6):
         proc = subprocess.Popen([*cmd, "--index", str(idx)], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
-        deadline = time.time() + rng.uniform(1.0, 12.0)
+        deadline = time.time() + rng.uniform(0.5, 4.0)  # the whole run takes seconds on a quiet machine
         seen = (0, 0)
         while time.time() < deadline and proc.poll() is None:
             seen = max(seen, _committed(idx))
