@@ -171,3 +171,22 @@ def test_real_model_on_the_chat_set(tmp_path: Path, e5: object) -> None:
     on = sum(p10(q, c, True) for q, c in cases) / len(cases)
     off = sum(p10(q, c, False) for q, c in cases) / len(cases)
     assert on >= 0.8 and on >= off + 0.15, (on, off)
+
+
+def test_concept_queries_fire_when_the_dictionaries_come_from_the_on_disk_cache(tmp_path, monkeypatch) -> None:
+    """A second process reads the expansion dictionaries lazily from their cache (one shard per query word),
+    so their concept tables are empty there: the concept step must not depend on them."""
+    from pisteur.retrieve import concepts, lexicon
+
+    monkeypatch.setenv("PISTEUR_CACHE", str(tmp_path / "cache"))
+    lexicon._default.cache_clear()
+    lexicon.default_dictionaries()  # builds and writes the cache, as a first run does
+    lexicon._default.cache_clear()
+    concepts._ENTRIES.clear()
+    concepts._concept_files.cache_clear()
+    lazy = lexicon.default_dictionaries()  # read back from the cache, as every later run does
+    assert not any(d.tables.get("concepts") for d in lazy.dicts.values())
+    assert concepts.match("message insultant") is not None
+    assert concepts.match("menace de mort") is not None
+    assert concepts.match("bug de migration") is None
+    lexicon._default.cache_clear()

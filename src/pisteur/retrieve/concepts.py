@@ -27,6 +27,7 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -160,14 +161,39 @@ _ENTRIES: dict[int, dict[tuple[str, ...], tuple[str, list[str], list[str]]]] = {
 
 def _entries(dictionaries: Any = None) -> dict[tuple[str, ...], tuple[str, list[str], list[str]]]:
     """analysed key -> (the entry's first form, its forms, its expansions), over every dictionary's concepts."""
-    from pisteur.retrieve.expand import default_dictionaries
-
-    d = dictionaries if dictionaries is not None and hasattr(dictionaries, "dicts") else default_dictionaries()
+    d = dictionaries if dictionaries is not None and hasattr(dictionaries, "dicts") else _concept_dictionaries()
     with _LOCK:
         if id(d) not in _ENTRIES:
             _ENTRIES.clear()  # one set of dictionaries at a time (they reload when the user folder changes)
             _ENTRIES[id(d)] = _build_entries(d)
         return _ENTRIES[id(d)]
+
+
+def _concept_dictionaries() -> Any:
+    """The shipped and user dictionaries that hold a ``[concepts]`` table, parsed whole. The default set that
+    expansion uses is read lazily from its on-disk cache, one shard per query word, so its tables are empty
+    here; only these few small files are parsed (once per change of the user folder)."""
+    from pisteur.retrieve.lexicon import _stamp, user_dictionary_dir
+
+    udir = user_dictionary_dir()
+    return _concept_files(str(udir), _stamp(udir))
+
+
+@lru_cache(maxsize=2)
+def _concept_files(user_dir: str, stamp: tuple[tuple[str, int], ...]) -> Any:
+    from pathlib import Path
+
+    from pisteur.retrieve.lexicon import Dictionaries, _merge, _read_toml, _shipped_files
+
+    merged: dict[str, Any] = {}
+    files = [(p, f"shipped:{p.name}") for p in _shipped_files()]
+    udir = Path(user_dir)
+    if udir.is_dir():
+        files += [(p, str(p)) for p in sorted(udir.glob("*.toml"))]
+    for p, source in files:
+        if "[concepts" in p.read_text(encoding="utf-8"):
+            _merge(merged, _read_toml(p, p.name.removesuffix(".toml")), source)
+    return Dictionaries(merged.values())
 
 
 def _build_entries(d: Any) -> dict[tuple[str, ...], tuple[str, list[str], list[str]]]:
