@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 Signature = dict[str, list[tuple[int, str, str]]]
@@ -33,7 +34,7 @@ def committed_sources(index: Path) -> dict[str, tuple[str, int]]:
 
 def generation(index: Path) -> int:
     try:
-        with ro(index) as con:
+        with closing(ro(index)) as con:
             row = con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
     except sqlite3.Error:
         return -1
@@ -45,7 +46,7 @@ def kill_phase(index: Path, start_gen: int, sources: int) -> str:
     source of the corpus complete yet), dense phase (chunks still waiting for their vector), or after."""
     if generation(index) == start_gen:
         return "before its first commit"
-    with ro(index) as con:
+    with closing(ro(index)) as con:
         done, waiting = con.execute("SELECT (SELECT COUNT(*) FROM sources WHERE status = 'ok'),"
                                     " (SELECT COUNT(*) FROM chunks WHERE dense = 0)").fetchone()
     if done < sources:
@@ -59,11 +60,14 @@ def problems(index: Path) -> tuple[list[str], list[str]]:
 
     if not (index / "index.sqlite").exists():
         return [], []
-    with ro(index) as con:
-        check = con.execute("PRAGMA integrity_check").fetchone()[0]
-        dup = con.execute("SELECT source_id, ord, COUNT(*) FROM chunks GROUP BY source_id, ord"
-                          " HAVING COUNT(*) > 1").fetchall()
-        fts = con.execute("SELECT (SELECT COUNT(*) FROM chunks), (SELECT COUNT(*) FROM chunks_fts)").fetchone()
+    try:
+        with closing(ro(index)) as con:
+            check = con.execute("PRAGMA integrity_check").fetchone()[0]
+            dup = con.execute("SELECT source_id, ord, COUNT(*) FROM chunks GROUP BY source_id, ord"
+                              " HAVING COUNT(*) > 1").fetchall()
+            fts = con.execute("SELECT (SELECT COUNT(*) FROM chunks), (SELECT COUNT(*) FROM chunks_fts)").fetchone()
+    except sqlite3.Error as exc:
+        return [f"index.sqlite: {exc}"], []
     corrupt = [] if check == "ok" else [f"index.sqlite integrity_check: {check}"]
     if fts[0] != fts[1]:
         corrupt.append(f"index.sqlite: {fts[0]} chunks but {fts[1]} lexical rows")

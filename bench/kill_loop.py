@@ -23,12 +23,13 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +49,9 @@ class Tally:
     duplicated: int = 0
     mismatches_vs_clean: int = 0
     finished_before_kill: int = 0
+    # un-killed durations of the mode's run: the first timing, then every run that finished before its kill
+    # (kills fall uniformly over their median, which follows the machine's load)
+    durations: list[float] = field(default_factory=list)
     phase: Counter[str] = field(default_factory=Counter)
 
 
@@ -128,9 +132,10 @@ def run(lay: Layout, mode: Mode, index: Path) -> float:
     return time.perf_counter() - t0
 
 
-def run_and_kill(lay: Layout, mode: Mode, at: float) -> dict[str, tuple[str, int]] | None:
+def run_and_kill(lay: Layout, mode: Mode, at: float) -> tuple[dict[str, tuple[str, int]] | None, float]:
     """Start the mode's run and SIGKILL its process group after ``at`` seconds. Returns the committed sources
-    read just before the kill, or None when the run finished first."""
+    read just before the kill (None when the run finished first) and the seconds it ran."""
+    t0 = time.perf_counter()
     proc = subprocess.Popen(cli(lay, mode, lay.index), env=lay.env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -139,11 +144,11 @@ def run_and_kill(lay: Layout, mode: Mode, at: float) -> dict[str, tuple[str, int
         before = committed_sources(lay.index)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        return before
+        return before, at
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode != 0:
         raise RuntimeError(f"{mode} run failed before the kill: {err[-1500:]}")
-    return None
+    return None, time.perf_counter() - t0
 
 
 # -- checks ---------------------------------------------------------------------------------------------
@@ -198,9 +203,10 @@ TARGET: dict[Mode, str] = {"full": "v0", "incremental": "v1", "remove": "removed
 def kill_once(lay: Layout, mode: Mode, at: float, changing: set[str], t: Tally) -> list[str] | None:
     """One killed run and its checks; None when the run finished before the kill."""
     start_gen = generation(lay.index) if (lay.index / "index.sqlite").exists() else -1
-    before = run_and_kill(lay, mode, at)
+    before, ran = run_and_kill(lay, mode, at)
     if before is None:
         t.finished_before_kill += 1
+        t.durations.append(ran)
         return None
     t.kills += 1
     t.phase[kill_phase(lay.index, start_gen, lay.sources[TARGET[mode]])] += 1
@@ -214,15 +220,14 @@ def kill_once(lay: Layout, mode: Mode, at: float, changing: set[str], t: Tally) 
     return corrupt + dups + gone
 
 
-def cycle(lay: Layout, mode: Mode, rng: random.Random, seconds: float, changing: set[str],
-          t: Tally) -> list[dict[str, object]]:
+def cycle(lay: Layout, mode: Mode, rng: random.Random, changing: set[str], t: Tally) -> list[dict[str, object]]:
     """Prepare the mode's start state, kill its run once or twice, finish it un-killed, compare with a clean
     build. Returns the failures found."""
     reset_index(lay, mode)
     restore(lay, "v0" if mode != "incremental" else "v1")
     failures: list[dict[str, object]] = []
     for _ in range(rng.choice((1, 2))):
-        at = round(rng.uniform(0.0, seconds), 3)
+        at = round(rng.uniform(0.0, statistics.median(t.durations)), 3)
         found = kill_once(lay, mode, at, changing, t)
         if found:
             failures.append({"mode": mode, "kill_at_s": at, "problems": found})
@@ -249,13 +254,13 @@ def loop(lay: Layout, args: argparse.Namespace) -> dict[str, object]:
     seconds, changing = prepare(lay, args.sessions)
     print(f"un-killed seconds: {json.dumps({m: round(s, 2) for m, s in seconds.items()})}", flush=True)
     rng = random.Random(args.seed)
-    tallies = {m: Tally() for m in MODES}
+    tallies = {m: Tally(durations=[seconds[m]]) for m in MODES}
     failures: list[dict[str, object]] = []
     i = 0
     while sum(t.kills for t in tallies.values()) < args.kills and time.perf_counter() - t0 < args.budget_s:
         mode = MODES[i % len(MODES)]
         i += 1
-        found = cycle(lay, mode, rng, seconds[mode], changing[mode], tallies[mode])
+        found = cycle(lay, mode, rng, changing[mode], tallies[mode])
         for f in found:
             f["cycle"] = i
             print(json.dumps(f, ensure_ascii=False), flush=True)
@@ -264,21 +269,27 @@ def loop(lay: Layout, args: argparse.Namespace) -> dict[str, object]:
     return summary(lay, tallies, failures, seconds, time.perf_counter() - t0, i)
 
 
+PHASES = ("before its first commit", "read phase", "dense phase", "after its last vector")
+
+
 def summary(lay: Layout, tallies: dict[Mode, Tally], failures: list[dict[str, object]],
             seconds: dict[Mode, float], wall: float, cycles: int) -> dict[str, object]:
     keys = ("kills", "corrupt", "lost", "duplicated", "mismatches_vs_clean", "finished_before_kill")
-    by_mode = {m: {k: v for k, v in asdict(t).items() if k != "phase"} | {"kill_phase": dict(t.phase)}
+    by_mode = {m: {k: getattr(t, k) for k in keys} | {"kill_phase": dict(t.phase),
+                                                       "kill_window_s": round(statistics.median(t.durations), 2)}
                for m, t in tallies.items()}
     total = {k: sum(getattr(t, k) for t in tallies.values()) for k in keys}
     rows = [[m, *(getattr(t, k) for k in keys[:5])] for m, t in tallies.items()]
     rows.append(["all", *(total[k] for k in keys[:5])])
-    phases = sum((t.phase for t in tallies.values()), Counter())
+    phases = [[m, round(statistics.median(t.durations), 1), *(t.phase[p] for p in PHASES)]
+              for m, t in tallies.items()]
     return {**total, "cycles": cycles, "seconds": round(wall, 1), "model": lay.model,
             "commit_chunks": int(lay.env["PISTEUR_COMMIT_CHUNKS"]), "corpus": corpus_size(lay),
-            "unkilled_seconds": {m: round(s, 2) for m, s in seconds.items()}, "kill_phase": dict(phases),
+            "unkilled_seconds": {m: round(s, 2) for m, s in seconds.items()},
             "by_mode": by_mode, "failures": failures,
             "tables": {"kills": {"columns": ["mode", "kill -9", "corrupt", "lost", "duplicated",
-                                             "differs from a clean build"], "rows": rows}}}
+                                             "differs from a clean build"], "rows": rows},
+                       "phases": {"columns": ["mode", "kill window (s)", *PHASES], "rows": phases}}}
 
 
 def main(argv: list[str] | None = None) -> None:
