@@ -49,6 +49,7 @@ class Tally:
     duplicated: int = 0
     mismatches_vs_clean: int = 0
     finished_before_kill: int = 0
+    empty_search_refused: int = 0
     # un-killed durations of the mode's run: the first timing, then every run that finished before its kill
     # (kills fall uniformly over their median, which follows the machine's load)
     durations: list[float] = field(default_factory=list)
@@ -197,6 +198,9 @@ def reset_index(lay: Layout, mode: Mode) -> None:
         shutil.copytree(lay.clean("v0"), lay.index)
 
 
+# What `pisteur search` says on an index killed before anything was committed (not even its model): the same
+# one-line refusal as for an index that does not exist yet; the next `pisteur index` completes it.
+EMPTY = "this index has no model yet: run `pisteur index` first"
 TARGET: dict[Mode, str] = {"full": "v0", "incremental": "v1", "remove": "removed"}
 
 
@@ -212,7 +216,10 @@ def kill_once(lay: Layout, mode: Mode, at: float, changing: set[str], t: Tally) 
     t.phase[kill_phase(lay.index, start_gen, lay.sources[TARGET[mode]])] += 1
     corrupt, dups = problems(lay.index)
     if err := search_works(lay, lay.index):
-        corrupt.append(err)
+        if EMPTY in err and not committed_sources(lay.index):
+            t.empty_search_refused += 1  # killed before its model was recorded: an empty index, said clearly
+        else:
+            corrupt.append(err)
     gone = lost(before, committed_sources(lay.index), changing)
     t.corrupt += bool(corrupt)
     t.duplicated += bool(dups)
@@ -274,13 +281,14 @@ PHASES = ("before its first commit", "read phase", "dense phase", "after its las
 
 def summary(lay: Layout, tallies: dict[Mode, Tally], failures: list[dict[str, object]],
             seconds: dict[Mode, float], wall: float, cycles: int) -> dict[str, object]:
-    keys = ("kills", "corrupt", "lost", "duplicated", "mismatches_vs_clean", "finished_before_kill")
+    keys = ("kills", "corrupt", "lost", "duplicated", "mismatches_vs_clean", "empty_search_refused",
+            "finished_before_kill")
     by_mode = {m: {k: getattr(t, k) for k in keys} | {"kill_phase": dict(t.phase),
                                                        "kill_window_s": round(statistics.median(t.durations), 2)}
                for m, t in tallies.items()}
     total = {k: sum(getattr(t, k) for t in tallies.values()) for k in keys}
-    rows = [[m, *(getattr(t, k) for k in keys[:5])] for m, t in tallies.items()]
-    rows.append(["all", *(total[k] for k in keys[:5])])
+    rows = [[m, *(getattr(t, k) for k in keys[:6])] for m, t in tallies.items()]
+    rows.append(["all", *(total[k] for k in keys[:6])])
     phases = [[m, round(statistics.median(t.durations), 1), *(t.phase[p] for p in PHASES)]
               for m, t in tallies.items()]
     return {**total, "cycles": cycles, "seconds": round(wall, 1), "model": lay.model,
@@ -288,7 +296,8 @@ def summary(lay: Layout, tallies: dict[Mode, Tally], failures: list[dict[str, ob
             "unkilled_seconds": {m: round(s, 2) for m, s in seconds.items()},
             "by_mode": by_mode, "failures": failures,
             "tables": {"kills": {"columns": ["mode", "kill -9", "corrupt", "lost", "duplicated",
-                                             "differs from a clean build"], "rows": rows},
+                                             "differs from a clean build",
+                                             "empty, search refused"], "rows": rows},
                        "phases": {"columns": ["mode", "kill window (s)", *PHASES], "rows": phases}}}
 
 

@@ -97,3 +97,19 @@ def test_an_unreadable_database_is_corrupt(index: Path, tmp_path: Path) -> None:
         (copy / extra).unlink(missing_ok=True)
     corrupt, _ = problems(copy)
     assert corrupt and corrupt[0].startswith("index.sqlite:")
+
+
+def test_an_index_killed_before_its_model_is_recorded_is_refused_by_search_in_one_line(tmp_path: Path) -> None:
+    """The state a kill leaves between creating the database and recording the model: nothing committed, and
+    `pisteur search` says what to do (the loop counts this apart from corruption)."""
+    import os
+
+    import kill_loop
+
+    from pisteur.store.local import LocalStore
+
+    LocalStore(tmp_path / "idx", readonly=False).close()
+    assert committed_sources(tmp_path / "idx") == {}
+    lay = kill_loop.Layout(tmp_path, tmp_path / "corpus", tmp_path / "idx", "use-m3", dict(os.environ))
+    err = kill_loop.search_works(lay, lay.index)
+    assert err is not None and kill_loop.EMPTY in err and "Traceback" not in err
