@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import command_line, write_result
 
 from pisteur.indexer import index_paths
 from pisteur.retrieve.pipeline import search
@@ -97,13 +96,10 @@ def main() -> None:
     without_tool_vectors(args.index, variant)
     results["tool_outputs_lexical_only"] = evaluate(variant, queries, qrels)
     st = open_store(args.index).stats()
-    doc = {"command": "python bench/dense_policy.py SESSIONS QUERIES --index IDX --model " + args.model,
-           "machine": f"{platform.machine()} {os.cpu_count()} cpus", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "load": os.getloadavg(), "model": args.model, "index_seconds": built,
-           "chunks_by_kind": st["chunks_by_kind"], "chunks_embedded": rep.chunks_embedded, "results": results}
+    doc = {"model": args.model, "index_seconds": built, "chunks_by_kind": st["chunks_by_kind"],
+           "chunks_embedded": rep.chunks_embedded, **results}
     print(json.dumps(doc, indent=1))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(write_result(args.out.stem, command_line(), doc, out_dir=args.out.parent))
 
 
 if __name__ == "__main__":

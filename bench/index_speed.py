@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import signal
@@ -25,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import command_line, write_result
 
 APPEND_TEXT = ("Peux-tu résumer ce que nous avons changé dans l'indexeur aujourd'hui ?",
                "Nous avons séparé la lecture lexicale du calcul des vecteurs.")
@@ -170,14 +171,8 @@ def main() -> None:
             old = measure(args.data, model, args.old_src, False, args.dense_seconds)
             results[model]["before"] = summarise(old, False, chunks)  # type: ignore[index]
         print(json.dumps({model: results[model]}, indent=1), flush=True)
-    doc = {"command": " ".join(["python", "bench/index_speed.py", *sys.argv[1:]]),
-           "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.platform()}",
-           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "load": os.getloadavg(), "data_mb": round(sum(p.stat().st_size for p in args.data.rglob("*")
-                                                          if p.is_file()) / 1e6, 1),
-           "results": results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    data_mb = round(sum(p.stat().st_size for p in args.data.rglob("*") if p.is_file()) / 1e6, 1)
+    print(write_result(args.out.stem, command_line(), {"data_mb": data_mb, **results}, out_dir=args.out.parent))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import command_line, write_result
+
 QUERIES = ["garde à vue avocat", "recette du pain de seigle", "rendez-vous devant la gare", "migration de la base",
            "farine", "où a-t-on corrigé le bug de migration ?", "audition du témoin", "levain naturel"]
 BIG = 10 * 1024 * 1024
@@ -266,13 +268,8 @@ def main() -> None:
         res["hostile_mcp_stdio"] = hostile_mcp(tmp / "index")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    doc = {"command": "python bench/serve_load.py " + " ".join(sys.argv[1:]),
-           "machine": f"{os.cpu_count()} cores, {os.uname().machine}", "date": time.strftime("%Y-%m-%d %H:%M"),
-           "load": " ".join(f"{x:.2f}" for x in os.getloadavg()), "model": args.model,
-           "results": res}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(json.dumps(doc, indent=2, ensure_ascii=False))
+    print(json.dumps(res, indent=2, ensure_ascii=False))
+    print(write_result(args.out.stem, command_line(), {"model": args.model, **res}, out_dir=args.out.parent))
 
 
 if __name__ == "__main__":
