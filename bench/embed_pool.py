@@ -10,9 +10,6 @@ server's rate. Writes bench/results/embed_pool.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from contextlib import ExitStack
@@ -68,16 +65,12 @@ def main() -> None:
     base = rows[0]["chunks_per_s"]
     for r in rows:
         r["speedup_vs_1"] = round(r["chunks_per_s"] / base, 2)
-    doc = {
-        "command": "python bench/embed_pool.py " + " ".join(sys.argv[1:]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "load": os.getloadavg(),
-        "results": {"delay_s": a.delay, "batch": a.batch, "chunks": a.chunks, "runs": rows},
-    }
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(doc, indent=2) + "\n")
-    print(json.dumps(doc, indent=2))
+    from _common import command_line, write_result
+
+    path = write_result(Path(a.out).stem, command_line(),
+                        {"delay_s": a.delay, "batch": a.batch, "chunks": a.chunks, "runs": rows},
+                        out_dir=Path(a.out).parent)
+    print(path.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

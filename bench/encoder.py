@@ -222,16 +222,10 @@ def main() -> None:
 
 def write(out: str, results: dict[str, object]) -> dict[str, object]:
     """Written after each part, so a long run interrupted keeps what it measured."""
-    doc = {
-        "command": "python bench/encoder.py " + " ".join(sys.argv[1:]),
-        "machine": f"{cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "load": os.getloadavg(),
-        "results": results,
-    }
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    return doc
+    from _common import command_line, write_result
+
+    path = write_result(Path(out).stem, command_line(), results, out_dir=Path(out).parent)
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":
