@@ -52,3 +52,15 @@ def test_relative_dates_are_accepted(tmp_path: Path) -> None:
     for since in ("hier", "2 weeks", "3 mois"):
         r = runner.invoke(app, ["search", "gare", "--since", since, "--index", idx, "--no-rerank", "--json"])
         assert r.exit_code == 0, r.output
+
+
+def test_a_missing_extra_is_named_in_one_line() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['fastapi'] = None; sys.argv = ['pisteur', 'serve', '--port', '8799']; "
+            "from pisteur.cli import main; main()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "pip install 'pisteur[serve]'" in lines[0]

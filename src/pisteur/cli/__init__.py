@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -49,8 +50,25 @@ for mod, attr, kind, name in (
 tidy_metavars(app)
 
 
+# Libraries of the optional extras (pyproject.toml), by top-level module name.
+EXTRAS = {"fastapi": "serve", "uvicorn": "serve", "mcp": "serve", "httpx": "serve", "pymilvus": "milvus",
+          "milvus_lite": "milvus", "sentence_transformers": "st", "torch": "st", "transformers": "st",
+          "llama_cpp": "gguf"}
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except ImportError as exc:  # an optional extra is not installed: say which, in one line
+        extra = EXTRAS.get((getattr(exc, "name", None) or "").split(".")[0])
+        if extra is not None:
+            msg = f"this needs the '{extra}' extra ({exc.name} is not installed): pip install 'pisteur[{extra}]'"
+        elif "pisteur[" in str(exc):  # our own modules name the extra they need
+            msg = str(exc)
+        else:
+            raise
+        print(f"error: {msg}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
