@@ -43,7 +43,7 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1, le=100)
     filters: SearchFilters = Field(default_factory=SearchFilters)
     explain: bool = True
-    options: RemoteSearchOptions = Field(  # type: ignore[valid-type]
+    options: RemoteSearchOptions = Field(
         default_factory=RemoteSearchOptions,
         description="pipeline options (expert); paths, URLs and server tuning are refused (422)",
     )

@@ -42,7 +42,8 @@ def _mcp_classes() -> tuple[type, type]:
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:
         try:  # mcp 1.x
-            from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef]
+            # mcp 2 keeps the fastmcp module without the class: checked against mcp 2, this line is dead
+            from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef, attr-defined]
             from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef]
         except ImportError as exc:
             raise ImportError("the MCP server needs the serve extra: pip install 'pisteur[serve]'") from exc
@@ -87,7 +88,7 @@ def build_server(service: Service) -> Any:
         ] = None,
         explain: Annotated[bool, Field(description="include per-hit scoring details")] = False,
         options: Annotated[
-            RemoteSearchOptions | None,  # type: ignore[valid-type]
+            RemoteSearchOptions | None,
             Field(description="expert pipeline options (mode, fusion, weights, rerank: offline or none...)"),
         ] = None,
     ) -> CompactSearchResponse:

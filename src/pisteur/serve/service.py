@@ -296,8 +296,7 @@ class Service:
     # -- status / index --------------------------------------------------------------------------
     def status(self) -> StatusResponse:
         live = self.live.state() if self.live is not None else {"enabled": False}
-        base = dict(index=str(self.index_dir), live=live, cache=self.cache.stats(),
-                    searches=self.metrics.searches())
+        index, cache, searches = str(self.index_dir), self.cache.stats(), self.metrics.searches()
         try:
             store = self.store()
             with self._lock:
@@ -308,11 +307,13 @@ class Service:
                     self._stats = ((id(store), gen), store.stats())
                 st = self._stats[1]
         except NoIndex as exc:
-            return StatusResponse(ready=False, error=str(exc), **base)
+            return StatusResponse(ready=False, error=str(exc), index=index, live=live, cache=cache,
+                                  searches=searches)
         return StatusResponse(
             ready=True, model=st.get("model"), chunks=int(st.get("chunks", 0)), sources=int(st.get("sources", 0)),
             bytes_on_disk=int(st.get("bytes_on_disk", 0)), generation=int(st.get("generation", 0)),
-            chunks_by_kind=st.get("chunks_by_kind", {}), last_update=st.get("last_update"), **base,
+            chunks_by_kind=st.get("chunks_by_kind", {}), last_update=st.get("last_update"), index=index, live=live,
+            cache=cache, searches=searches,
         )
 
     def trigger_index(self) -> IndexResponse:
