@@ -6,12 +6,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from pisteur.config import default_index_dir
 from pisteur.retrieve.options import option_help
+
+if TYPE_CHECKING:
+    from pisteur.retrieve.options import SearchOptions
 
 OPTION_HELP = option_help()
 
@@ -38,7 +41,7 @@ def _engine(engine: str | None) -> str:
     return engine or os.environ.get("PISTEUR_ENGINE", "local")
 
 
-def _fail(msg: str, code: int = 1) -> None:
+def _fail(msg: str, code: int = 1) -> NoReturn:
     from rich.console import Console
     from rich.markup import escape
 
@@ -228,9 +231,7 @@ def search(
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
     from pisteur import validate
     from pisteur.embed import EmbedderError, embedder_for_manifest
-    from pisteur.retrieve.options import SearchOptions
     from pisteur.retrieve.pipeline import search as run_search
-    from pisteur.serve.audit import AuditError, from_setting
     from pisteur.serve.limits import check_query
     from pisteur.store import open_store
 
@@ -241,23 +242,11 @@ def search(
                                    until=until)
     except ValueError as exc:
         _fail(str(exc), 2)
-    idir = _index_dir(index_dir)
     try:
-        store = open_store(idir, engine=_engine(engine), uri=uri)
+        store = open_store(_index_dir(index_dir), engine=_engine(engine), uri=uri)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         _fail(str(exc))
-    if dictionary:
-        for d in dictionary:
-            if not d.exists():
-                _fail(f"dictionary {d} does not exist")
-    try:
-        options = SearchOptions().merged({
-            "mode": mode, "fusion": fusion, "expand": False if no_expand else None,
-            "rerank": "none" if no_rerank else None,
-            "dictionaries": [str(d) for d in dictionary] if dictionary else None,
-        })
-    except ValueError as exc:
-        _fail(str(exc))
+    options = _search_options(mode, fusion, no_expand, no_rerank, dictionary)
     try:
         embedder = embedder_for_manifest(store.manifest(), lazy=True, workers=1)
     except EmbedderError as exc:
@@ -266,12 +255,8 @@ def search(
         result = run_search(store, embedder, query, k=k, filters=filters, options=options)
     except ValueError as exc:  # a bad option value, or a dictionary that cannot be read
         _fail(str(exc))
-    try:
-        if (log := from_setting(audit)) is not None:
-            log.search("cli", query, k, {"kind": kind, "project": project, "session": session, "source": source,
-                                         "date_from": since, "date_to": until}, [h.id for h in result.hits])
-    except AuditError as exc:
-        _fail(str(exc))
+    _audit_search(audit, query, k, {"kind": kind, "project": project, "session": session, "source": source,
+                                    "date_from": since, "date_to": until}, [h.id for h in result.hits])
     from pisteur.context import add_titles
 
     add_titles(store, result.hits)
@@ -283,6 +268,35 @@ def search(
     from pisteur.cli.render import print_hits
 
     print_hits(query, result, explain=explain)
+
+
+def _search_options(mode: str | None, fusion: str | None, no_expand: bool, no_rerank: bool,
+                    dictionary: list[Path] | None) -> SearchOptions:
+    """The search command's flags as options over the defaults (a missing dictionary is an error)."""
+    from pisteur.retrieve.options import SearchOptions
+
+    for d in dictionary or []:
+        if not d.exists():
+            _fail(f"dictionary {d} does not exist")
+    try:
+        return SearchOptions().merged({
+            "mode": mode, "fusion": fusion, "expand": False if no_expand else None,
+            "rerank": "none" if no_rerank else None,
+            "dictionaries": [str(d) for d in dictionary] if dictionary else None,
+        })
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _audit_search(audit: Path | None, query: str, k: int, filters: dict[str, Any], hits: list[int]) -> None:
+    """Record the search in the audit log when one is set (a log that cannot be written is an error)."""
+    from pisteur.serve.audit import AuditError, from_setting
+
+    try:
+        if (log := from_setting(audit)) is not None:
+            log.search("cli", query, k, filters, hits)
+    except AuditError as exc:
+        _fail(str(exc))
 
 
 def status(index_dir: IndexOpt = None, engine: EngineOpt = None, uri: UriOpt = None,
