@@ -63,7 +63,18 @@ def build_server(service: Service) -> Any:
     MCPServer, ToolError = _mcp_classes()
     srv = MCPServer("pisteur", instructions=INSTRUCTIONS, log_level="WARNING")
     ro = _read_only()
+    _add_search_tool(srv, service, ToolError, ro)
+    _add_read_tool(srv, service, ToolError, ro)
 
+    @srv.tool(name="status", title="Index status", annotations=ro,
+              description="What is indexed (chunks, sources, model, last update) and the live indexer's state.")
+    def status() -> StatusResponse:
+        return service.status()
+
+    return srv
+
+
+def _add_search_tool(srv: Any, service: Service, ToolError: type[Exception], ro: Any) -> None:
     @srv.tool(
         name="search",
         title="Search past sessions and documents",
@@ -107,6 +118,8 @@ def build_server(service: Service) -> Any:
         except (NoIndex, ValueError, AuditError) as exc:
             raise ToolError(str(exc)) from exc
 
+
+def _add_read_tool(srv: Any, service: Service, ToolError: type[Exception], ro: Any) -> None:
     @srv.tool(
         name="read",
         title="Read a hit in context",
@@ -139,13 +152,6 @@ def build_server(service: Service) -> Any:
         except AuditError as exc:
             raise ToolError(str(exc)) from exc
         return resp
-
-    @srv.tool(name="status", title="Index status", annotations=ro,
-              description="What is indexed (chunks, sources, model, last update) and the live indexer's state.")
-    def status() -> StatusResponse:
-        return service.status()
-
-    return srv
 
 
 def _in_range(error: type[Exception], name: str, value: int, lo: int, hi: int) -> None:
