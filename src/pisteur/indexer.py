@@ -138,57 +138,84 @@ def index_paths(
     index_dir = Path(index_dir)
     notify = progress or (lambda *a, **k: None)
     roots = [Path(p).expanduser().resolve() for p in paths]
-    if rebuild and engine != "local":
-        raise ValueError("--rebuild is for local indexes; with Milvus, drop the collections or use another "
-                         "PISTEUR_MILVUS_PREFIX")
-    if rebuild:
-        wipe_index(index_dir)
-    store = open_store(index_dir, readonly=False, engine=engine, uri=uri)
+    store = _open_for_writing(index_dir, rebuild, engine, uri)
     existing = store.manifest()
     own_embedder = embedder is None
     if embedder is None:
         embedder, model_options = _resolve_embedder(existing, model, model_options)
-    chunker = chunker or ChunkerConfig(**{k: v for k, v in (existing.get("chunker") or {}).items()
-                                          if k in ("size", "overlap", "version")})
+    chunker = chunker or _index_chunker(existing)
     vectors = vectors or existing.get("vectors") or {"index": "flat", "precision": "float32"}
     want = wanted_manifest(embedder, chunker, vectors, model_options or {}, engine)
     redact, want["redaction"] = _redaction(existing, redact)
     try:
         if existing and (changes := mf.diff(existing, want)):
             raise mf.ManifestMismatch(changes)
-        if segment_filter is None:
-            from pisteur.ingest.self_echo import keep_segment
-
-            segment_filter = keep_segment
+        local = hasattr(store, "dense_counts")
         skip = {k for k, keep in ((KIND_TOOL_RESULT, include_tool_results), (KIND_THINKING, include_thinking))
                 if not keep}
-        local = hasattr(store, "dense_counts")
         opts = ReadOptions(chunker=chunker, count_tokens=embedder.count_tokens,
                            reader_version=int(want["reader_version"]), skip_kinds=skip,
-                           segment_filter=segment_filter, embed_now=None if local else embedder.embed_documents,
-                           redact=redact)
+                           segment_filter=segment_filter or _default_segment_filter(),
+                           embed_now=None if local else embedder.embed_documents, redact=redact)
         with store.writer() as w:
-            if existing and existing.get("analyzer_version") != ANALYZER_VERSION and hasattr(w, "reanalyze"):
-                notify("reanalyzed", chunks=w.reanalyze())  # lexical terms only: no re-embedding needed
-            if not existing or any(existing.get(k) != want[k]
-                                   for k in ("reader_version", "analyzer_version", "redaction")):
-                w.set_manifest({**existing, **want})
+            _update_manifest(w, existing, want, notify)
             todo = _plan_run(w, store, roots, opts.reader_version, report, notify)
             read_phase(w, todo, opts, report, notify)
             report.seconds_searchable = time.perf_counter() - t0
             notify("searchable", chunks=report.chunks_stored, seconds=report.seconds_searchable)
-            if local and not lexical_only:
-                dense_phase(w, embedder.embed_documents, report, notify, DenseOptions(seconds=dense_seconds))
             if local:
-                counts = store.dense_counts()
-                report.dense_pending, report.dense_coverage = counts["pending"], store.dense_coverage(counts)
+                _dense(w, store, None if lexical_only else embedder, report, notify, dense_seconds)
     finally:
-        close = getattr(embedder, "close", None)
-        if own_embedder and close:
-            close()
-        store.close()
+        _release(embedder if own_embedder else None, store)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _index_chunker(existing: dict[str, Any]) -> ChunkerConfig:
+    """The chunker the index was built with (the defaults for a new index)."""
+    return ChunkerConfig(**{k: v for k, v in (existing.get("chunker") or {}).items()
+                            if k in ("size", "overlap", "version")})
+
+
+def _dense(w: Any, store: Any, embedder: Embedder | None, report: IndexReport, notify: Progress,
+           seconds: float | None) -> None:
+    """The dense phase of a local index (skipped without an embedder), then its coverage in the report."""
+    if embedder is not None:
+        dense_phase(w, embedder.embed_documents, report, notify, DenseOptions(seconds=seconds))
+    counts = store.dense_counts()
+    report.dense_pending, report.dense_coverage = counts["pending"], store.dense_coverage(counts)
+
+
+def _release(embedder: Any, store: Any) -> None:
+    """Close the embedder this run loaded (one passed in belongs to the caller), then the store."""
+    close = getattr(embedder, "close", None)
+    if close:
+        close()
+    store.close()
+
+
+def _open_for_writing(index_dir: Path, rebuild: bool, engine: str, uri: str | None) -> Any:
+    """The store opened for writing, emptied first on --rebuild (local indexes only)."""
+    if rebuild and engine != "local":
+        raise ValueError("--rebuild is for local indexes; with Milvus, drop the collections or use another "
+                         "PISTEUR_MILVUS_PREFIX")
+    if rebuild:
+        wipe_index(index_dir)
+    return open_store(index_dir, readonly=False, engine=engine, uri=uri)
+
+
+def _default_segment_filter() -> Callable[[Segment], bool]:
+    from pisteur.ingest.self_echo import keep_segment
+
+    return keep_segment
+
+
+def _update_manifest(w: Any, existing: dict[str, Any], want: dict[str, Any], notify: Progress) -> None:
+    """Re-derive the lexical terms after an analyser change; record what changed that needs no rebuild."""
+    if existing and existing.get("analyzer_version") != ANALYZER_VERSION and hasattr(w, "reanalyze"):
+        notify("reanalyzed", chunks=w.reanalyze())  # lexical terms only: no re-embedding needed
+    if not existing or any(existing.get(k) != want[k] for k in ("reader_version", "analyzer_version", "redaction")):
+        w.set_manifest({**existing, **want})
 
 
 def _redaction(existing: dict[str, Any], redact: bool | None) -> tuple[bool | None, dict[str, Any]]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -47,143 +48,220 @@ def bench(
 ) -> None:
     """Measure retrieval quality and latency of several configurations on a BEIR-layout dataset."""
     from rich.console import Console
-    from rich.table import Table
 
-    from pisteur.chunk import ChunkerConfig
-    from pisteur.embed import EmbedderError, load_embedder
-    from pisteur.embed.cache import CachedEmbedder
-    from pisteur.evaluate.beir import DatasetError, load_dataset, split_queries
-    from pisteur.evaluate.index import build_index
-    from pisteur.evaluate.report import render
-    from pisteur.evaluate.runfile import write_run
-    from pisteur.evaluate.runner import (
-        DEFAULT_CONFIGS,
-        PrecomputedQueries,
-        embed_queries_timed,
-        parse_config,
-    )
-    from pisteur.evaluate.runner import (
-        run_config as run_one,
-    )
-    from pisteur.store import open_store
+    from pisteur.evaluate.beir import DatasetError, load_dataset
 
     err = Console(stderr=True)
     try:
         ds = load_dataset(dataset)
     except DatasetError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        _fail(err, str(exc), exc)
+    configs, models = _configs(config, model, err)
+    qs = _select_queries(ds, queries, limit, err)
+    plan = _Plan(ds, qs, _chunker(chunk_size, chunk_overlap), title, cache, tune, depth, err)
+    results: list[Any] = []
+    indexes: dict[str, dict[str, Any]] = {}
+    tune_reports: dict[str, Any] = {}
+    for spec, cfgs in _by_model(configs).items():
+        results += _run_model(plan, spec, cfgs, indexes, tune_reports)
+    order = {c.label: i for i, c in enumerate(configs)}
+    results.sort(key=lambda r: (order[r.config.label.removesuffix(" tuned")], r.config.label.endswith(" tuned")))
+    doc = _document(plan, queries, results, indexes, multi_model=len(models) > 1,
+                    tune_reports=tune_reports if tune else None)
+    if run_file:
+        _write_run_file(results, run_file, run_config, err)
+    if report:
+        from pisteur.evaluate.report import render
+
+        report.write_text(render(doc), encoding="utf-8")
+        err.print(f"report written to {report}")
+    if json_out:
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return
+    _print_summary(doc, plan, results, indexes)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every model of one bench run shares: the dataset, the queries kept and how to index."""
+
+    ds: Any
+    qs: dict[str, str]
+    chunker: Any
+    title: bool
+    cache: Path | None
+    tune: bool
+    depth: int
+    err: Any
+
+
+def _fail(err: Any, message: str, exc: BaseException | None = None) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2) from exc
+
+
+def _configs(config: list[str] | None, model: list[str] | None, err: Any) -> tuple[list[Any], list[str]]:
+    """The configurations asked for (presets by default), one per index model."""
+    from pisteur.evaluate.bakeoff import expand_models
+    from pisteur.evaluate.runner import DEFAULT_CONFIGS, parse_config
+
     specs = [s for c in (config or DEFAULT_CONFIGS) for s in c.split(";") if s.strip()]
     try:
         configs = [parse_config(s) for s in specs]
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    from pisteur.evaluate.bakeoff import bakeoff, expand_models, tune_bench_index, tuned_configs, tuning_summary
-
+        _fail(err, str(exc), exc)
     models = model or ["e5"]
-    configs = expand_models(configs, models)
-    tune_reports: dict[str, Any] = {}
+    return expand_models(configs, models), models
+
+
+def _by_model(configs: list[Any]) -> dict[str, list[Any]]:
+    """Configurations grouped by index model (one index built per model), in the order given."""
+    by_model: dict[str, list[Any]] = {}
+    for c in configs:
+        by_model.setdefault(c.model or "", []).append(c)
+    return by_model
+
+
+def _select_queries(ds: Any, queries: str, limit: int, err: Any) -> dict[str, str]:
+    """The judged queries of the fold asked for, the first ``limit`` of them when set."""
+    from pisteur.evaluate.beir import split_queries
+
     judged = ds.judged_queries()
     if queries not in ("all", "train", "test"):
-        err.print("[red]error:[/red] --queries must be all, train or test")
-        raise typer.Exit(2)
+        _fail(err, "--queries must be all, train or test")
     keep = set(split_queries(list(judged), queries))
     qs = {q: t for q, t in judged.items() if q in keep}
     if limit:
         qs = dict(list(qs.items())[:limit])
     if not qs:
-        err.print("[red]error:[/red] no judged query in this dataset/fold")
-        raise typer.Exit(2)
+        _fail(err, "no judged query in this dataset/fold")
+    return qs
+
+
+def _chunker(chunk_size: int | None, chunk_overlap: int | None) -> Any:
+    """The product chunker, resized when asked (overlap an eighth of a custom size unless given)."""
+    from pisteur.chunk import ChunkerConfig
+
     base = ChunkerConfig()
     size = chunk_size or base.size
     if chunk_overlap is not None:
         overlap = chunk_overlap
     else:
         overlap = base.overlap if chunk_size is None else size // 8
-    chunker = ChunkerConfig(size=size, overlap=overlap)
-    by_model: dict[str, list[Any]] = {}
-    for c in configs:
-        by_model.setdefault(c.model or "", []).append(c)
+    return ChunkerConfig(size=size, overlap=overlap)
+
+
+def _run_model(plan: _Plan, spec: str, cfgs: list[Any], indexes: dict[str, dict[str, Any]],
+               tune_reports: dict[str, Any]) -> list[Any]:
+    """Index the dataset with one model, then run its configurations (tuned ones too with --tune)."""
+    from pisteur.embed import EmbedderError, load_embedder
+    from pisteur.embed.cache import CachedEmbedder
+    from pisteur.evaluate.bakeoff import tune_bench_index, tuned_configs
+    from pisteur.evaluate.runner import run_config as run_one
+    from pisteur.store import open_store
+
+    err, ds, qs = plan.err, plan.ds, plan.qs
+    try:
+        emb = load_embedder(spec)
+    except (EmbedderError, ImportError) as exc:
+        _fail(err, f"model '{spec}': {exc}", exc)
+    cached = CachedEmbedder(emb, (plan.cache / "embeddings") if plan.cache else None)
+    built = _build(plan, emb, cached)
+    indexes[emb.name] = {
+        "path": str(built.path),
+        "chunks": built.chunks,
+        "bytes_on_disk": built.bytes_on_disk,
+        "build_seconds": round(built.built_seconds, 2),
+        "reused": built.reused,
+        "embedded": built.embedded,
+    }
+    store = open_store(built.path)
+    if plan.tune:
+        err.print("  tuning to the corpus alone (synthetic queries, calibration, adapter)...")
+        folder, tune_reports[emb.name] = tune_bench_index(built.path, store, emb,
+                                                          lambda m: err.print(f"  {m}", highlight=False))
+        cfgs = tuned_configs(cfgs, {spec: folder})
+    qemb, secs = _query_embedder(plan, emb, cfgs)
     results = []
-    indexes: dict[str, dict[str, Any]] = {}
-    for spec, cfgs in by_model.items():
-        try:
-            emb = load_embedder(spec)
-        except (EmbedderError, ImportError) as exc:
-            err.print(f"[red]error:[/red] model '{spec}': {exc}")
-            raise typer.Exit(2) from exc
-        cached = CachedEmbedder(emb, (cache / "embeddings") if cache else None)
-        err.print(f"[bold]{ds.name}[/bold]: index with {emb.name} ({len(ds.corpus)} documents)...")
-        built = build_index(
-            ds,
-            cached,
-            chunker=chunker,
-            with_title=title,
-            root=cache,
-            progress=lambda a, n: err.print(f"  indexed {a}/{n}") if a % 512 < 64 else None,
-        )
-        indexes[emb.name] = {
-            "path": str(built.path),
-            "chunks": built.chunks,
-            "bytes_on_disk": built.bytes_on_disk,
-            "build_seconds": round(built.built_seconds, 2),
-            "reused": built.reused,
-            "embedded": built.embedded,
-        }
-        store = open_store(built.path)
-        if tune:
-            err.print("  tuning to the corpus alone (synthetic queries, calibration, adapter)...")
-            folder, tune_reports[emb.name] = tune_bench_index(built.path, store, emb,
-                                                              lambda m: err.print(f"  {m}", highlight=False))
-            cfgs = tuned_configs(cfgs, {spec: folder})
-        needs_dense = any(c.options.get("mode", "hybrid") != "lexical" for c in cfgs)
-        secs: dict[str, float] = {}
-        qemb: Any = emb
-        if needs_dense:
-            err.print(f"  embedding {len(qs)} queries with {emb.name} (timed one by one)...")
-            vecs, secs = embed_queries_timed(emb, list(qs.values()))
-            qemb = PrecomputedQueries(emb, vecs)
-        for c in cfgs:
-            err.print(f"  running {c.label} on {len(qs)} queries...")
-            r = run_one(c, store, qemb, qs, ds.qrels, secs, depth=depth)
-            r.index = indexes[emb.name]
-            results.append(r)
-        store.close()
-        cached.close()
-    order = {c.label: i for i, c in enumerate(configs)}
-    results.sort(key=lambda r: (order[r.config.label.removesuffix(" tuned")], r.config.label.endswith(" tuned")))
+    for c in cfgs:
+        err.print(f"  running {c.label} on {len(qs)} queries...")
+        r = run_one(c, store, qemb, qs, ds.qrels, secs, depth=plan.depth)
+        r.index = indexes[emb.name]
+        results.append(r)
+    store.close()
+    cached.close()
+    return results
+
+
+def _build(plan: _Plan, emb: Any, cached: Any) -> Any:
+    from pisteur.evaluate.index import build_index
+
+    err, ds = plan.err, plan.ds
+    err.print(f"[bold]{ds.name}[/bold]: index with {emb.name} ({len(ds.corpus)} documents)...")
+    return build_index(
+        ds,
+        cached,
+        chunker=plan.chunker,
+        with_title=plan.title,
+        root=plan.cache,
+        progress=lambda a, n: err.print(f"  indexed {a}/{n}") if a % 512 < 64 else None,
+    )
+
+
+def _query_embedder(plan: _Plan, emb: Any, cfgs: list[Any]) -> tuple[Any, dict[str, float]]:
+    """The queries embedded once, timed one by one, when a configuration needs vectors."""
+    from pisteur.evaluate.runner import PrecomputedQueries, embed_queries_timed
+
+    if not any(c.options.get("mode", "hybrid") != "lexical" for c in cfgs):
+        return emb, {}
+    plan.err.print(f"  embedding {len(plan.qs)} queries with {emb.name} (timed one by one)...")
+    vecs, secs = embed_queries_timed(emb, list(plan.qs.values()))
+    return PrecomputedQueries(emb, vecs), secs
+
+
+def _document(plan: _Plan, queries: str, results: list[Any], indexes: dict[str, dict[str, Any]], *,
+              multi_model: bool, tune_reports: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON result of the run (what --json prints and the report renders)."""
+    from pisteur.evaluate.bakeoff import bakeoff, tuning_summary
+
+    ds, qs = plan.ds, plan.qs
     doc: dict[str, Any] = {
         "dataset": {"name": ds.name, "path": str(ds.path), "documents": len(ds.corpus), "queries": len(qs)},
         "queries_fold": queries,
-        "chunker": chunker.to_manifest(),
+        "chunker": plan.chunker.to_manifest(),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()} {platform.system()}, {__import__('os').cpu_count()} CPU",
         "results": [r.to_json() for r in results],
         "indexes": indexes,
     }
-    if len(models) > 1:
+    if multi_model:
         doc["bakeoff"] = bakeoff(results, indexes, qs)
-    if tune:
+    if tune_reports is not None:
         doc["tuning"] = tuning_summary(results, tune_reports)
-    if run_file:
-        tuned_labels = [r.config.label for r in results if r.config.label.endswith(" tuned")]
-        fallback = ("default tuned" if "default tuned" in tuned_labels else tuned_labels[-1]) if tuned_labels else (
-            results[-1].config.label)
-        label = run_config or fallback
-        chosen = next((r for r in results if r.config.label == label), None)
-        if chosen is None:
-            err.print(f"[red]error:[/red] --run-config '{label}' is not one of the configurations run")
-            raise typer.Exit(2)
-        write_run(run_file, chosen.run, f"pisteur-{label}")
-        err.print(f"run of {label} written to {run_file}")
-    if report:
-        report.write_text(render(doc), encoding="utf-8")
-        err.print(f"report written to {report}")
-    if json_out:
-        typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
-        return
-    table = Table(title=f"{ds.name}: {len(qs)} queries, {len(ds.corpus)} documents")
+    return doc
+
+
+def _write_run_file(results: list[Any], run_file: Path, run_config: str | None, err: Any) -> None:
+    """One configuration's ranking in TREC format: the one named, else the tuned default, else the last."""
+    from pisteur.evaluate.runfile import write_run
+
+    tuned_labels = [r.config.label for r in results if r.config.label.endswith(" tuned")]
+    fallback = ("default tuned" if "default tuned" in tuned_labels else tuned_labels[-1]) if tuned_labels else (
+        results[-1].config.label)
+    label = run_config or fallback
+    chosen = next((r for r in results if r.config.label == label), None)
+    if chosen is None:
+        _fail(err, f"--run-config '{label}' is not one of the configurations run")
+    write_run(run_file, chosen.run, f"pisteur-{label}")
+    err.print(f"run of {label} written to {run_file}")
+
+
+def _print_summary(doc: dict[str, Any], plan: _Plan, results: list[Any], indexes: dict[str, dict[str, Any]]
+                   ) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{plan.ds.name}: {len(plan.qs)} queries, {len(plan.ds.corpus)} documents")
     for col in ("configuration", "model", "nDCG@10", "R@10", "R@100", "MRR@10", "P@10", "p50 ms", "p95 ms"):
         table.add_column(col, justify="left" if col in ("configuration", "model") else "right")
     for r in results:

@@ -6,12 +6,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from pisteur.config import default_index_dir
 from pisteur.retrieve.options import option_help
+
+if TYPE_CHECKING:
+    from pisteur.retrieve.options import SearchOptions
 
 OPTION_HELP = option_help()
 
@@ -28,6 +31,39 @@ UriOpt = Annotated[str | None, typer.Option(
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, only errors and the summary.")]
 
 
+# the index command's longer options
+PathsArg = Annotated[list[Path] | None, typer.Argument(
+    help="Files or folders to index (default: ~/.claude/projects). Claude Code *.jsonl sessions and "
+    "subagents, .txt .md .pdf .docx .html .eml, CSV/JSON message exports.", show_default=False)]
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", "-m", help="Embedding model: e5-small (default, packaged), use-m3 (fast, packaged), or "
+    "BACKEND:NAME (ollama:qwen3-embedding:4b, st:/path, openai:NAME, gguf:/path.gguf).")]
+InstructionOpt = Annotated[str | None, typer.Option(
+    help="Query instruction template for instruction-aware models, e.g. 'Instruct: {task}\\nQuery:{query}' "
+    "(default: the model's own, from the catalogue). Applied to queries only.")]
+PrecisionOpt = Annotated[str | None, typer.Option(
+    help="Stored vector precision: float32, float16, int8, binary (binary/int8 rescore from a finer copy).")]
+LexicalOnlyOpt = Annotated[bool, typer.Option(
+    "--lexical-only", help="Stop once every chunk is searchable by words; the vectors are computed by the "
+    "next `pisteur index` or the live indexer.")]
+RedactOpt = Annotated[bool | None, typer.Option(
+    "--redact/--no-redact", show_default=False,
+    help="Replace secrets (API keys, tokens, passwords, private keys) by [REDACTED:kind] before storing. "
+    "Default: the index's setting, else on for Claude Code sessions and off for documents and messages "
+    "(a seized password may be evidence).")]
+# the search command's
+KindOpt = Annotated[list[str] | None, typer.Option(
+    "--kind", help="Only these kinds: exchange, summary, tool_result, thinking, document, message.")]
+ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show expansions and which stage scored each hit.")]
+DictOpt = Annotated[list[Path] | None, typer.Option(
+    "--dict", help="Extra expansion dictionary (TOML file or folder), merged over the shipped and user ones; "
+    "repeatable. Format: docs/dictionaries.md.")]
+AuditOpt = Annotated[Path | None, typer.Option("--audit", envvar="PISTEUR_AUDIT", show_default=False,
+                                               help="Record this search in this audit log.")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Count files and chunks and estimate the time with the chosen model; write nothing.")]
+
+
 def _index_dir(index: Path | None) -> Path:
     return (index or default_index_dir()).expanduser()
 
@@ -38,7 +74,7 @@ def _engine(engine: str | None) -> str:
     return engine or os.environ.get("PISTEUR_ENGINE", "local")
 
 
-def _fail(msg: str, code: int = 1) -> None:
+def _fail(msg: str, code: int = 1) -> NoReturn:
     from rich.console import Console
     from rich.markup import escape
 
@@ -47,42 +83,26 @@ def _fail(msg: str, code: int = 1) -> None:
 
 
 def index(
-    paths: Annotated[list[Path] | None, typer.Argument(
-        help="Files or folders to index (default: ~/.claude/projects). Claude Code *.jsonl sessions and "
-        "subagents, .txt .md .pdf .docx .html .eml, CSV/JSON message exports.", show_default=False)] = None,
-    model: Annotated[str | None, typer.Option(
-        "--model", "-m", help="Embedding model: e5-small (default, packaged), use-m3 (fast, packaged), or "
-        "BACKEND:NAME (ollama:qwen3-embedding:4b, st:/path, openai:NAME, gguf:/path.gguf).")] = None,
+    paths: PathsArg = None,
+    model: ModelOpt = None,
     dims: Annotated[int | None, typer.Option(
         help="Matryoshka: keep the first N dims (models that support it).")] = None,
-    instruction: Annotated[str | None, typer.Option(
-        help="Query instruction template for instruction-aware models, e.g. 'Instruct: {task}\\nQuery:{query}' "
-        "(default: the model's own, from the catalogue). Applied to queries only.")] = None,
+    instruction: InstructionOpt = None,
     query_prefix: Annotated[str | None, typer.Option(
         help="Override the model's query prefix (e.g. 'query: ').")] = None,
     document_prefix: Annotated[str | None, typer.Option(
         help="Override the model's document prefix (e.g. 'passage: ').")] = None,
     chunk_size: Annotated[int | None, typer.Option(help="Tokens per chunk (model tokens).")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="Tokens shared by consecutive chunks.")] = None,
-    precision: Annotated[str | None, typer.Option(
-        help="Stored vector precision: float32, float16, int8, binary (binary/int8 rescore from a finer copy)."
-    )] = None,
+    precision: PrecisionOpt = None,
     ann: Annotated[str | None, typer.Option(help="Vector index: auto, flat, binary, hnsw, ivf.")] = None,
     no_tool_results: Annotated[bool, typer.Option(
         "--no-tool-results", help="Skip tool outputs (most of the bytes).")] = False,
     no_thinking: Annotated[bool, typer.Option("--no-thinking", help="Skip the assistant's thinking blocks.")] = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the index and re-index everything.")] = False,
-    lexical_only: Annotated[bool, typer.Option(
-        "--lexical-only", help="Stop once every chunk is searchable by words; the vectors are computed by the "
-        "next `pisteur index` or the live indexer.")] = False,
-    redact: Annotated[bool | None, typer.Option(
-        "--redact/--no-redact", show_default=False,
-        help="Replace secrets (API keys, tokens, passwords, private keys) by [REDACTED:kind] before storing. "
-        "Default: the index's setting, else on for Claude Code sessions and off for documents and messages "
-        "(a seized password may be evidence).")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Count files and chunks and estimate the time with the chosen model; write nothing.")
-    ] = False,
+    lexical_only: LexicalOnlyOpt = False,
+    redact: RedactOpt = None,
+    dry_run: DryRunOpt = False,
     index_dir: IndexOpt = None,
     engine: EngineOpt = None,
     uri: UriOpt = None,
@@ -94,56 +114,25 @@ def index(
     Every chunk is searchable by its words first; vectors follow (conversation turns before tool outputs,
     newest first). Interrupting keeps everything committed so far."""
     from pisteur import validate
-    from pisteur.chunk import ChunkerConfig
-    from pisteur.cli.progress import IndexProgress
-    from pisteur.embed import EmbedderError
-    from pisteur.indexer import default_sources, index_paths
-    from pisteur.store import manifest as mf
-    from pisteur.store.lock import IndexLocked
 
     try:
         validate.index_options(precision_=precision, ann_=ann, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     except ValueError as exc:
         _fail(str(exc), 2)
     idir = _index_dir(index_dir)
-    targets = paths or default_sources()
-    for p in targets:
-        if not p.expanduser().exists():
-            hint = "" if paths else (" (no Claude Code sessions there; set CLAUDE_CONFIG_DIR, or name the files "
-                                     "and folders to index: pisteur index PATH...)")
-            _fail(f"{p} does not exist{hint}")
-    chunker = None
-    if chunk_size is not None or chunk_overlap is not None:
-        d = ChunkerConfig()
-        try:
-            chunker = ChunkerConfig(size=chunk_size if chunk_size is not None else d.size,
-                                    overlap=chunk_overlap if chunk_overlap is not None else d.overlap)
-        except ValueError as exc:
-            _fail(str(exc), 2)
-    vectors = None
-    if precision or ann:
-        from pisteur.store.vectors_quant import config_for
-
-        vectors = config_for(precision or "float32", ann or "auto")
+    targets = _index_targets(paths)
+    chunker = _chunker_option(chunk_size, chunk_overlap)
+    vectors = _vectors_option(precision, ann)
     given: dict[str, object] = {"dims": dims, "instruction": instruction, "query_prefix": query_prefix,
                                 "document_prefix": document_prefix}
     options = {k: v for k, v in given.items() if v is not None} or None
     if dry_run:
         _dry_run(idir, targets, model, options, chunker, not no_tool_results, not no_thinking, as_json)
         return
-    prog = IndexProgress(enabled=not quiet and not as_json)
-    try:
-        with prog:
-            report = index_paths(idir, [p.expanduser() for p in targets], model=model, model_options=options,
-                                 chunker=chunker, vectors=vectors, rebuild=rebuild,
-                                 include_tool_results=not no_tool_results, include_thinking=not no_thinking,
-                                 progress=prog, engine=_engine(engine), uri=uri, lexical_only=lexical_only,
-                                 redact=redact)
-    except (IndexLocked, mf.ManifestMismatch, EmbedderError, ValueError, RuntimeError) as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        _fail("interrupted: the index keeps everything committed so far; run the same command to finish",
-              130)
+    report = _run_index(idir, targets, show_progress=not quiet and not as_json, model=model, model_options=options,
+                        chunker=chunker, vectors=vectors, rebuild=rebuild, include_tool_results=not no_tool_results,
+                        include_thinking=not no_thinking, engine=_engine(engine), uri=uri,
+                        lexical_only=lexical_only, redact=redact)
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
         return
@@ -151,6 +140,60 @@ def index(
 
     print_index_report(report, idir)
     _print_index_extras(report)
+
+
+def _index_targets(paths: list[Path] | None) -> list[Path]:
+    """The paths named, else the Claude Code sessions folder; each must exist."""
+    from pisteur.indexer import default_sources
+
+    targets = paths or default_sources()
+    for p in targets:
+        if not p.expanduser().exists():
+            hint = "" if paths else (" (no Claude Code sessions there; set CLAUDE_CONFIG_DIR, or name the files "
+                                     "and folders to index: pisteur index PATH...)")
+            _fail(f"{p} does not exist{hint}")
+    return targets
+
+
+def _chunker_option(chunk_size: int | None, chunk_overlap: int | None) -> Any:
+    """A chunker when the size or overlap is set (the other one from the defaults), else None."""
+    from pisteur.chunk import ChunkerConfig
+
+    if chunk_size is None and chunk_overlap is None:
+        return None
+    d = ChunkerConfig()
+    try:
+        return ChunkerConfig(size=chunk_size if chunk_size is not None else d.size,
+                             overlap=chunk_overlap if chunk_overlap is not None else d.overlap)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+
+
+def _vectors_option(precision: str | None, ann: str | None) -> Any:
+    if not (precision or ann):
+        return None
+    from pisteur.store.vectors_quant import config_for
+
+    return config_for(precision or "float32", ann or "auto")
+
+
+def _run_index(idir: Path, targets: list[Path], *, show_progress: bool, **settings: Any) -> Any:
+    """Index with a progress display; a locked index, a bad setting or an interrupt ends with one line."""
+    from pisteur.cli.progress import IndexProgress
+    from pisteur.embed import EmbedderError
+    from pisteur.indexer import index_paths
+    from pisteur.store import manifest as mf
+    from pisteur.store.lock import IndexLocked
+
+    prog = IndexProgress(enabled=show_progress)
+    try:
+        with prog:
+            return index_paths(idir, [p.expanduser() for p in targets], progress=prog, **settings)
+    except (IndexLocked, mf.ManifestMismatch, EmbedderError, ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted: the index keeps everything committed so far; run the same command to finish",
+              130)
 
 
 def _print_index_extras(report: object) -> None:
@@ -202,8 +245,7 @@ def _dry_run(idir: Path, targets: list[Path], model: str | None, options: dict[s
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in French or English.")],
     k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
-    kind: Annotated[list[str] | None, typer.Option(
-        "--kind", help="Only these kinds: exchange, summary, tool_result, thinking, document, message.")] = None,
+    kind: KindOpt = None,
     project: Annotated[str | None, typer.Option(help="Only chunks whose project (cwd) contains this.")] = None,
     session: Annotated[str | None, typer.Option(help="Only this session (id or prefix).")] = None,
     source: Annotated[str | None, typer.Option(help="Only sources whose path contains this.")] = None,
@@ -212,25 +254,19 @@ def search(
     mode: Annotated[str | None, typer.Option(help=f"{OPTION_HELP['mode']} (default: hybrid).")] = None,
     no_expand: Annotated[bool, typer.Option("--no-expand", help=f"No {OPTION_HELP['expand']}.")] = False,
     no_rerank: Annotated[bool, typer.Option("--no-rerank", help="Skip the second-stage re-scoring.")] = False,
-    explain: Annotated[bool, typer.Option(
-        "--explain", help="Show expansions and which stage scored each hit.")] = False,
-    dictionary: Annotated[list[Path] | None, typer.Option(
-        "--dict", help="Extra expansion dictionary (TOML file or folder), merged over the shipped and user ones; "
-        "repeatable. Format: docs/dictionaries.md.")] = None,
+    explain: ExplainOpt = False,
+    dictionary: DictOpt = None,
     fusion: Annotated[str | None, typer.Option(help=f"{OPTION_HELP['fusion']} (default: weighted).")] = None,
     index_dir: IndexOpt = None,
     engine: EngineOpt = None,
     uri: UriOpt = None,
     as_json: JsonOpt = False,
-    audit: Annotated[Path | None, typer.Option("--audit", envvar="PISTEUR_AUDIT", show_default=False,
-                                               help="Record this search in this audit log.")] = None,
+    audit: AuditOpt = None,
 ) -> None:
     """Search the index (hybrid French-aware retrieval; filters by kind, project, session, date, source)."""
     from pisteur import validate
     from pisteur.embed import EmbedderError, embedder_for_manifest
-    from pisteur.retrieve.options import SearchOptions
     from pisteur.retrieve.pipeline import search as run_search
-    from pisteur.serve.audit import AuditError, from_setting
     from pisteur.serve.limits import check_query
     from pisteur.store import open_store
 
@@ -241,23 +277,11 @@ def search(
                                    until=until)
     except ValueError as exc:
         _fail(str(exc), 2)
-    idir = _index_dir(index_dir)
     try:
-        store = open_store(idir, engine=_engine(engine), uri=uri)
+        store = open_store(_index_dir(index_dir), engine=_engine(engine), uri=uri)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         _fail(str(exc))
-    if dictionary:
-        for d in dictionary:
-            if not d.exists():
-                _fail(f"dictionary {d} does not exist")
-    try:
-        options = SearchOptions().merged({
-            "mode": mode, "fusion": fusion, "expand": False if no_expand else None,
-            "rerank": "none" if no_rerank else None,
-            "dictionaries": [str(d) for d in dictionary] if dictionary else None,
-        })
-    except ValueError as exc:
-        _fail(str(exc))
+    options = _search_options(mode, fusion, no_expand, no_rerank, dictionary)
     try:
         embedder = embedder_for_manifest(store.manifest(), lazy=True, workers=1)
     except EmbedderError as exc:
@@ -266,12 +290,13 @@ def search(
         result = run_search(store, embedder, query, k=k, filters=filters, options=options)
     except ValueError as exc:  # a bad option value, or a dictionary that cannot be read
         _fail(str(exc))
-    try:
-        if (log := from_setting(audit)) is not None:
-            log.search("cli", query, k, {"kind": kind, "project": project, "session": session, "source": source,
-                                         "date_from": since, "date_to": until}, [h.id for h in result.hits])
-    except AuditError as exc:
-        _fail(str(exc))
+    _audit_search(audit, query, k, {"kind": kind, "project": project, "session": session, "source": source,
+                                    "date_from": since, "date_to": until}, [h.id for h in result.hits])
+    _print_search(store, query, result, explain=explain, as_json=as_json)
+
+
+def _print_search(store: Any, query: str, result: Any, *, explain: bool, as_json: bool) -> None:
+    """The hits with their titles: one JSON object per line, or the terminal rendering."""
     from pisteur.context import add_titles
 
     add_titles(store, result.hits)
@@ -283,6 +308,35 @@ def search(
     from pisteur.cli.render import print_hits
 
     print_hits(query, result, explain=explain)
+
+
+def _search_options(mode: str | None, fusion: str | None, no_expand: bool, no_rerank: bool,
+                    dictionary: list[Path] | None) -> SearchOptions:
+    """The search command's flags as options over the defaults (a missing dictionary is an error)."""
+    from pisteur.retrieve.options import SearchOptions
+
+    for d in dictionary or []:
+        if not d.exists():
+            _fail(f"dictionary {d} does not exist")
+    try:
+        return SearchOptions().merged({
+            "mode": mode, "fusion": fusion, "expand": False if no_expand else None,
+            "rerank": "none" if no_rerank else None,
+            "dictionaries": [str(d) for d in dictionary] if dictionary else None,
+        })
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _audit_search(audit: Path | None, query: str, k: int, filters: dict[str, Any], hits: list[int]) -> None:
+    """Record the search in the audit log when one is set (a log that cannot be written is an error)."""
+    from pisteur.serve.audit import AuditError, from_setting
+
+    try:
+        if (log := from_setting(audit)) is not None:
+            log.search("cli", query, k, filters, hits)
+    except AuditError as exc:
+        _fail(str(exc))
 
 
 def status(index_dir: IndexOpt = None, engine: EngineOpt = None, uri: UriOpt = None,

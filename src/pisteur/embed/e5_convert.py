@@ -185,8 +185,8 @@ def _layer(g: _Builder, w: E5Weights, i: int, x: str, eps: float, q4: bool) -> s
         att = g.node("MultiHeadAttention", mha_in, p + "att", ms=True, num_heads=w.heads)
     else:
         # Attention takes the three projections side by side: [H, 3H] weights (input @ W), [3H] bias
-        qkv = np.concatenate([w.matrix(p + "q.w"), w.matrix(p + "k.w"), w.matrix(p + "v.w")], axis=0).T
-        att_in = [x, g.const(p + "qkv.w", qkv), g.const(p + "qkv.b", qkv_b), "mask"]
+        qkv_w = np.concatenate([w.matrix(p + "q.w"), w.matrix(p + "k.w"), w.matrix(p + "v.w")], axis=0).T
+        att_in = [x, g.const(p + "qkv.w", qkv_w), g.const(p + "qkv.b", qkv_b), "mask"]
         att = g.node("Attention", att_in, p + "att", ms=True, num_heads=w.heads)
     ao = lin("ao.w", att, p + "ao")
     x = g.node("SkipLayerNormalization", [ao, x, vec("aln.w"), vec("aln.b"), vec("ao.b")], p + "aln",

@@ -119,7 +119,8 @@ class GGUFEmbedder:
         if self.pooling_type is not None:
             kwargs["pooling_type"] = self.pooling_type
         try:
-            self._llm = llama_cpp.Llama(**kwargs)
+            # Any: the extra may be absent where this is checked, and its tokenizer is replaced below
+            self._llm: Any = llama_cpp.Llama(**kwargs)
         except Exception as exc:
             raise EmbedderError(f"llama.cpp cannot load {path}: {exc}") from exc
         self.batch_size = max(1, batch_size)
@@ -144,7 +145,7 @@ class GGUFEmbedder:
         def tokenize(text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
             return fit_tokens(list(original(text, add_bos, special)), limit, suffix)
 
-        self._llm.tokenize = tokenize  # type: ignore[method-assign]
+        self._llm.tokenize = tokenize
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -62,6 +62,24 @@ def tokenizer_adds_eos(tokenizer: Any, eos: str) -> bool:
     return bool(ids) and ids[-1] == eos_id
 
 
+def _load_model(st: Any, model: str, device: str, prompts: dict[str, str] | None, trust: bool) -> Any:
+    """The SentenceTransformer (from local files only when offline or given a folder); one clear error."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    try:
+        return st.SentenceTransformer(
+            model,
+            device=device,
+            prompts=prompts,
+            trust_remote_code=trust,
+            local_files_only=offline or os.path.isdir(model),
+        )
+    except Exception as exc:  # OSError, ValueError, HF errors: one clear message
+        raise EmbedderError(
+            f"sentence-transformers cannot load '{model}' ({type(exc).__name__}: {exc}); give a local "
+            "directory, or an id already in the Hugging Face cache"
+        ) from exc
+
+
 class STEmbedder:
     def __init__(
         self,
@@ -89,20 +107,7 @@ class STEmbedder:
         opts = dict(self.info.st_options) if self.info else {}
         self.device = pick_device(device)
         trust = trust_remote_code if trust_remote_code is not None else bool(opts.get("trust_remote_code"))
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-        try:
-            self._model = st.SentenceTransformer(
-                model,
-                device=self.device,
-                prompts=prompts,
-                trust_remote_code=trust,
-                local_files_only=offline or os.path.isdir(model),
-            )
-        except Exception as exc:  # OSError, ValueError, HF errors: one clear message
-            raise EmbedderError(
-                f"sentence-transformers cannot load '{model}' ({type(exc).__name__}: {exc}); give a local "
-                "directory, or an id already in the Hugging Face cache"
-            ) from exc
+        self._model = _load_model(st, model, self.device, prompts, trust)
         self.fp16 = fp16 if fp16 is not None else self.device in ("cuda", "mps")
         if self.fp16 and self.device != "cpu":
             self._model.half()
@@ -128,15 +133,16 @@ class STEmbedder:
         self.document_task = opts.get("document_task")
         eos = self.prompting.eos
         self.append_eos = bool(eos) and not tokenizer_adds_eos(self._model.tokenizer, eos)
-        if batch_size:
-            self.batch_size = batch_size
-        else:
-            free = None
-            if self.device == "cuda":
-                import torch
+        self.batch_size = batch_size or self._auto_batch_size()
 
-                free = int(torch.cuda.mem_get_info()[0])
-            self.batch_size = auto_batch_size(self.device, free, self.info.params_b if self.info else None)
+    def _auto_batch_size(self) -> int:
+        """A batch that fits the device (the free GPU memory on CUDA) for this model's size."""
+        free = None
+        if self.device == "cuda":
+            import torch
+
+            free = int(torch.cuda.mem_get_info()[0])
+        return auto_batch_size(self.device, free, self.info.params_b if self.info else None)
 
     def _encode(self, texts: list[str], prompt_name: str | None, task: str | None) -> np.ndarray:
         if not texts:

@@ -104,20 +104,7 @@ def build_index(
         store._vec = None
         store.refresh()
         for start in range(0, len(items), BATCH):
-            part = items[start : start + BATCH]
-            per_doc = []
-            for doc_id, doc in part:
-                seg = Segment(text=doc_text(doc, with_title), kind=KIND_DOCUMENT,
-                              meta={"doc_id": doc_id, "title": doc.get("title", "")})
-                per_doc.append((doc_id, chunk_segments([seg], chunker, embedder.count_tokens)))
-            texts = [c.text for _, chs in per_doc for c in chs]
-            vecs = cached.embed_documents(texts)
-            pos = 0
-            for doc_id, chs in per_doc:
-                state = SourceState(path=source_path(ds.name, doc_id), size=0, mtime_ns=0, fingerprint="",
-                                    reader="beir")
-                w.upsert_source(state, chs, vecs[pos : pos + len(chs)])
-                pos += len(chs)
+            _write_batch(w, ds.name, items[start : start + BATCH], chunker, embedder, cached, with_title)
             w.commit()
             if progress:
                 progress(min(start + BATCH, len(items)), len(items))
@@ -125,15 +112,40 @@ def build_index(
     stats = store.stats()
     store.close()
     (path / DONE).write_text(json.dumps({"seconds": seconds, "manifest_schema": mf.SCHEMA_VERSION}))
-    if final.exists() and not (final / DONE).exists():  # left by an interrupted build of an older version
-        shutil.rmtree(final, ignore_errors=True)
-    try:
-        os.rename(path, final)
-    except OSError:  # another run finished the same index first: use theirs
-        shutil.rmtree(path, ignore_errors=True)
+    if not _publish(path, final):
         return _reuse(final)
     return BuiltIndex(final, seconds, seconds, False, stats["chunks"], stats["bytes_on_disk"],
                       cached.misses - misses0)
+
+
+def _write_batch(w: Any, name: str, part: list[tuple[str, dict[str, str]]], chunker: ChunkerConfig,
+                 embedder: Any, cached: Any, with_title: bool) -> None:
+    """Chunk a batch of documents, embed all their chunks at once (through the cache), store each document."""
+    per_doc = []
+    for doc_id, doc in part:
+        seg = Segment(text=doc_text(doc, with_title), kind=KIND_DOCUMENT,
+                      meta={"doc_id": doc_id, "title": doc.get("title", "")})
+        per_doc.append((doc_id, chunk_segments([seg], chunker, embedder.count_tokens)))
+    texts = [c.text for _, chs in per_doc for c in chs]
+    vecs = cached.embed_documents(texts)
+    pos = 0
+    for doc_id, chs in per_doc:
+        state = SourceState(path=source_path(name, doc_id), size=0, mtime_ns=0, fingerprint="", reader="beir")
+        w.upsert_source(state, chs, vecs[pos : pos + len(chs)])
+        pos += len(chs)
+
+
+def _publish(building: Path, final: Path) -> bool:
+    """Rename the finished build to its final name; False when another run published the same index first
+    (this build is then dropped)."""
+    if final.exists() and not (final / DONE).exists():  # left by an interrupted build of an older version
+        shutil.rmtree(final, ignore_errors=True)
+    try:
+        os.rename(building, final)
+    except OSError:  # another run finished the same index first: use theirs
+        shutil.rmtree(building, ignore_errors=True)
+        return False
+    return True
 
 
 def _reuse(path: Path) -> BuiltIndex:

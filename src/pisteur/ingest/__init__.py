@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pisteur.ingest import (  # noqa: F401 - importing the modules registers the readers
@@ -81,19 +82,17 @@ def _walk(root: Path, seen_dirs: set[tuple[int, int]]) -> Iterator[Path]:
                 yield Path(dirpath) / fname
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
-    """Walk files and folders. Returns (files with their reader name, skipped files with a reason).
+@dataclass
+class _Discovery:
+    """The files found and skipped so far by :func:`discover`, and what it has already seen."""
 
-    Folders are walked recursively, hidden entries below the given roots are skipped (``.git``...),
-    symlinks are followed once (no loops, no file listed twice). Files with an unknown extension found
-    in folders are ignored; a file named explicitly with an unknown extension is listed as skipped.
-    """
-    found: list[tuple[Path, str]] = []
-    skipped: list[tuple[Path, str]] = []
-    seen_files: set[tuple[int, int]] = set()
-    seen_dirs: set[tuple[int, int]] = set()
+    found: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    seen_files: set[tuple[int, int]] = field(default_factory=set)
+    seen_dirs: set[tuple[int, int]] = field(default_factory=set)
 
-    def consider(path: Path, explicit: bool) -> None:
+    def consider(self, path: Path, explicit: bool) -> None:
+        skipped = self.skipped
         if not valid_name(str(path)):  # a Latin-1 name from an old export: cannot be stored nor printed
             if reader_for(path) is not None or explicit:
                 shown = Path(fix_text(str(path)))
@@ -114,15 +113,25 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[
                 skipped.append((path, "not a regular file"))
             return
         key = (st.st_dev, st.st_ino)
-        if key in seen_files:  # the same file reached twice (symlink, hard link, overlapping roots)
+        if key in self.seen_files:  # the same file reached twice (symlink, hard link, overlapping roots)
             return
-        seen_files.add(key)
+        self.seen_files.add(key)
         reason = _check(path, name, st)
         if reason is None:
-            found.append((path, name))
+            self.found.append((path, name))
         else:
             skipped.append((path, reason))
 
+
+def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Walk files and folders. Returns (files with their reader name, skipped files with a reason).
+
+    Folders are walked recursively, hidden entries below the given roots are skipped (``.git``...),
+    symlinks are followed once (no loops, no file listed twice). Files with an unknown extension found
+    in folders are ignored; a file named explicitly with an unknown extension is listed as skipped.
+    """
+    walk = _Discovery()
+    found, skipped, seen_dirs, consider = walk.found, walk.skipped, walk.seen_dirs, walk.consider
     for root in paths:
         root = Path(root).expanduser()
         if not valid_name(str(root)):

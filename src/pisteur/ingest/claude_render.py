@@ -54,51 +54,55 @@ def _s(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+# tools whose salient input is the first non-empty value of these keys
+_SALIENT_KEYS: dict[str, tuple[str, ...]] = {
+    "Bash": ("command",),
+    **dict.fromkeys(("Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "NotebookRead"),
+                    ("file_path", "notebook_path", "path")),
+    "WebSearch": ("query",),
+    "WebFetch": ("url",),
+    **dict.fromkeys(("Skill", "SlashCommand"), ("skill", "command", "name")),
+    "ExitPlanMode": ("plan",),
+}
+
+
+def _scalar(val: Any) -> bool:
+    return isinstance(val, str | int | float) and not isinstance(val, bool) and bool(str(val).strip())
+
+
+def _first(inp: dict[str, Any], *keys: str) -> str:
+    """The first of ``keys`` with a non-empty scalar value, as text ("" when none)."""
+    for key in keys:
+        val = inp.get(key)
+        if _scalar(val):
+            return str(val)
+    return ""
+
+
 def tool_line(name: str, inp: Any) -> str:
     """``[Tool] salient input``: the command, path, pattern or query a human would search for."""
     if not isinstance(inp, dict):
         return f"[{name}]"
+    keys = _SALIENT_KEYS.get(name)
+    salient = _first(inp, *keys) if keys is not None else _other_salient(name, inp)
+    return one_line(f"[{name}] {salient}" if salient else f"[{name}]")
 
-    def first(*keys: str) -> str:
-        for key in keys:
-            val = inp.get(key)
-            if isinstance(val, str | int | float) and not isinstance(val, bool) and str(val).strip():
-                return str(val)
-        return ""
 
-    where = first("path", "glob")
-    if name == "Bash":
-        salient = first("command")
-    elif name in ("Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "NotebookRead"):
-        salient = first("file_path", "notebook_path", "path")
-    elif name in ("Grep", "Glob"):
-        salient = first("pattern") + (f" in {where}" if where and first("pattern") else where)
-    elif name == "WebSearch":
-        salient = first("query")
-    elif name == "WebFetch":
-        salient = first("url")
-    elif name in ("Task", "Agent"):
-        kind = first("subagent_type")
-        salient = first("description", "prompt") + (f" ({kind})" if kind else "")
-    elif name == "TodoWrite":
+def _other_salient(name: str, inp: dict[str, Any]) -> str:
+    if name in ("Grep", "Glob"):
+        where = _first(inp, "path", "glob")
+        return _first(inp, "pattern") + (f" in {where}" if where and _first(inp, "pattern") else where)
+    if name in ("Task", "Agent"):
+        kind = _first(inp, "subagent_type")
+        return _first(inp, "description", "prompt") + (f" ({kind})" if kind else "")
+    if name == "TodoWrite":
         todos = inp.get("todos")
         items = [t.get("content", "") if isinstance(t, dict) else str(t) for t in todos or []]
-        salient = "; ".join(i for i in items if i) if isinstance(todos, list) else ""
-    elif name in ("Skill", "SlashCommand"):
-        salient = first("skill", "command", "name")
-    elif name == "ExitPlanMode":
-        salient = first("plan")
-    elif name == "AskUserQuestion":
+        return "; ".join(i for i in items if i) if isinstance(todos, list) else ""
+    if name == "AskUserQuestion":
         qs = inp.get("questions")
-        salient = " / ".join(_s(q.get("question")) for q in qs if isinstance(q, dict)) if isinstance(qs, list) else ""
-    else:
-        pairs = [
-            f"{k}={v}"
-            for k, v in inp.items()
-            if isinstance(v, str | int | float) and not isinstance(v, bool) and str(v).strip()
-        ]
-        salient = " ".join(pairs[:4])
-    return one_line(f"[{name}] {salient}" if salient else f"[{name}]")
+        return " / ".join(_s(q.get("question")) for q in qs if isinstance(q, dict)) if isinstance(qs, list) else ""
+    return " ".join([f"{k}={v}" for k, v in inp.items() if _scalar(v)][:4])
 
 
 def result_text(content: Any) -> str:

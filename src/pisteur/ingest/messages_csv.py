@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pisteur.ingest.base import register
 from pisteur.ingest.common import read_bytes
@@ -33,6 +35,34 @@ def truncation_warning(text: str, last_row: list[str], columns: int) -> list[str
     return [f"file looks truncated: the last row has {len(last_row)} of {columns} columns and no final newline"]
 
 
+def _header(reader: Iterator[list[str]]) -> tuple[list[str], dict[str, Any]]:
+    """The header row (with its columns mapped to roles), looked for in the first rows: extraction reports
+    often put a title block above it."""
+    first: list[str] | None = None
+    columns: dict[str, Any] = {}
+    headers: list[str] = []
+    try:
+        for _ in range(HEADER_SCAN_ROWS):
+            row_values = [h.strip() for h in next(reader)]
+            if not any(row_values):
+                continue
+            first = first or row_values
+            columns = map_columns([h for h in row_values if h])
+            if "text" in columns:
+                headers = row_values
+                break
+    except StopIteration:
+        pass
+    except csv.Error as exc:
+        raise SkipFile(f"unreadable CSV ({exc})") from None
+    if first is None:
+        raise SkipFile("empty CSV")
+    if not headers:
+        shown = ", ".join(h for h in first if h)[:200] or "(none)"
+        raise SkipFile(f"not a message export: no text/message column (columns: {shown})")
+    return headers, columns
+
+
 @register
 class CsvReader:
     name = "csv"
@@ -44,29 +74,7 @@ class CsvReader:
     def read(self, path: Path, start_offset: int = 0) -> ParseResult:
         text, _ = decode_bytes(read_bytes(path))
         reader = csv.reader(io.StringIO(text, newline=""), _dialect(text[:32768]))
-        # Extraction reports often put a title block above the header row: look for it in the first rows.
-        first: list[str] | None = None
-        columns: dict = {}
-        headers: list[str] = []
-        try:
-            for _ in range(HEADER_SCAN_ROWS):
-                row_values = [h.strip() for h in next(reader)]
-                if not any(row_values):
-                    continue
-                first = first or row_values
-                columns = map_columns([h for h in row_values if h])
-                if "text" in columns:
-                    headers = row_values
-                    break
-        except StopIteration:
-            pass
-        except csv.Error as exc:
-            raise SkipFile(f"unreadable CSV ({exc})") from None
-        if first is None:
-            raise SkipFile("empty CSV")
-        if not headers:
-            shown = ", ".join(h for h in first if h)[:200] or "(none)"
-            raise SkipFile(f"not a message export: no text/message column (columns: {shown})")
+        headers, columns = _header(reader)
         index = {h: i for i, h in enumerate(headers)}
         segments, warnings, skipped = [], [], 0
         prev_line, row = reader.line_num, 0

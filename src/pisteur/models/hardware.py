@@ -97,7 +97,7 @@ def parse_nvidia_smi(out: str) -> list[GPU]:
 
 def detect_nvidia() -> list[GPU]:
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml
 
         pynvml.nvmlInit()
         try:

@@ -18,6 +18,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -122,6 +123,22 @@ class TokenBucket:
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
 
+Refusal = tuple[int, str, list[tuple[bytes, bytes]]]  # status, detail, extra headers
+
+
+def _browser_refusal(method: str, headers: dict[str, str], host: str) -> Refusal | None:
+    """What a browser must not do: write from another origin, post something else than JSON."""
+    if method in UNSAFE_METHODS:
+        origin = headers.get("origin")
+        if origin is not None and not origin_matches(origin, host):
+            return 403, "cross-origin request refused", []
+    if method in BODY_METHODS:
+        ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if ctype != "application/json":
+            return 415, "send the request body as application/json", []
+    return None
+
+
 class Guard:
     """Pure ASGI middleware: Host check, bearer token (failures rate-limited), browser checks on POST,
     body cap, per-client rate limit, security headers."""
@@ -133,8 +150,7 @@ class Guard:
         # 5 wrong tokens in a burst, then one more every 12 s (5 a minute) per client
         self.auth_failures = auth_failures or TokenBucket(rate=5 / 60, burst=5)
 
-    def _refusal(self, scope: dict[str, Any], headers: dict[str, str], client: str
-                 ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+    def _refusal(self, scope: dict[str, Any], headers: dict[str, str], client: str) -> Refusal | None:
         path = scope.get("path", "")
         public = path == "/" or any(path.startswith(p) for p in PUBLIC_PATHS[1:])
         host = headers.get("host", "")
@@ -142,24 +158,12 @@ class Guard:
             # a page from another site whose name now resolves to 127.0.0.1 must not read the index
             return 421, "unexpected Host header for a loopback server", []
         if self.token and not public:
-            wait = self.auth_failures.wait(client)
-            if wait > 0:
-                return 429, "too many failed logins: try again later", [(b"retry-after", _secs(wait))]
-            auth = headers.get("authorization", "")
-            given = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
-                if given:  # a missing token is the web page asking; a wrong one is a guess
-                    self.auth_failures.take(client)
-                return 401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
-        method = scope.get("method", "GET")
-        if method in UNSAFE_METHODS:
-            origin = headers.get("origin")
-            if origin is not None and not origin_matches(origin, host):
-                return 403, "cross-origin request refused", []
-        if method in BODY_METHODS:
-            ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            if ctype != "application/json":
-                return 415, "send the request body as application/json", []
+            refused = self._auth_refusal(self.token, headers, client)
+            if refused is not None:
+                return refused
+        refused = _browser_refusal(scope.get("method", "GET"), headers, host)
+        if refused is not None:
+            return refused
         if self.bucket is not None and not public:
             wait = self.bucket.take(client)
             if wait > 0:
@@ -167,6 +171,19 @@ class Guard:
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return 413, f"request body over {self.max_body} bytes", []
+        return None
+
+    def _auth_refusal(self, token: str, headers: dict[str, str], client: str) -> Refusal | None:
+        """A missing or wrong bearer token; too many wrong ones from a client make it wait."""
+        wait = self.auth_failures.wait(client)
+        if wait > 0:
+            return 429, "too many failed logins: try again later", [(b"retry-after", _secs(wait))]
+        auth = headers.get("authorization", "")
+        given = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            if given:  # a missing token is the web page asking; a wrong one is a guess
+                self.auth_failures.take(client)
+            return 401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -218,7 +235,7 @@ def _with_security_headers(headers: Any) -> list[tuple[bytes, bytes]]:
     return out
 
 
-async def _reply(send: Any, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()) -> None:
+async def _reply(send: Any, status: int, body: dict[str, Any], extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
     data = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": _with_security_headers(headers)})

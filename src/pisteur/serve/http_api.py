@@ -10,7 +10,7 @@ data, so it is served without the token; it asks for one when the API answers 40
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Annotated, Any
 
@@ -43,7 +43,7 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1, le=100)
     filters: SearchFilters = Field(default_factory=SearchFilters)
     explain: bool = True
-    options: RemoteSearchOptions = Field(  # type: ignore[valid-type]
+    options: RemoteSearchOptions = Field(
         default_factory=RemoteSearchOptions,
         description="pipeline options (expert); paths, URLs and server tuning are refused (422)",
     )
@@ -69,6 +69,23 @@ def create_app(
 
         mcp_srv = build_server(service)
         mcp_app = _mcp_http_app(mcp_srv, host)
+    # no /docs nor /redoc: FastAPI's pages load Swagger/ReDoc from a CDN; the schema stays at /openapi.json
+    app = FastAPI(title="pisteur", version="0.1.0", lifespan=_lifespan(service, mcp_srv), docs_url=None,
+                  redoc_url=None,
+                  description="Local-first, French-first semantic search: API behind the web page and MCP.")
+    _add_search_routes(app, service)
+    _add_index_routes(app, service)
+    if web:
+        _add_web_page(app)
+    if mcp_app is not None:
+        app.mount("/", mcp_app)  # last: serves /mcp (streamable HTTP)
+
+    bucket = TokenBucket(rate, burst) if rate > 0 else None
+    return Guard(app, token=token, max_body=max_body, bucket=bucket, loopback_only=is_loopback(host))
+
+
+def _lifespan(service: Service, mcp_srv: Any) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """Start the service (and the MCP session manager) with the app, close it when the app stops."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -82,23 +99,28 @@ def create_app(
         finally:
             service.close()
 
-    # no /docs nor /redoc: FastAPI's pages load Swagger/ReDoc from a CDN; the schema stays at /openapi.json
-    app = FastAPI(title="pisteur", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Local-first, French-first semantic search: API behind the web page and MCP.")
+    return lifespan
 
-    def _filters(project: str | None, session: str | None, source: str | None, date_from: str | None,
-                 date_to: str | None, kind: list[str] | None) -> SearchFilters:
-        kinds = [x for k in kind or [] for x in k.split(",") if x] or None
-        return SearchFilters(project=project or None, session=session or None, source=source or None,
-                             date_from=date_from or None, date_to=date_to or None, kind=kinds)
 
-    def _search(q: str, k: int, f: SearchFilters, explain: bool, options: dict[str, Any]) -> SearchResponse:
-        try:
-            return service.search(q, k, f, via="http", explain=explain, **options)
-        except (NoIndex, AuditError) as exc:
-            raise HTTPException(503, str(exc)) from exc
-        except (ValueError, TypeError) as exc:
-            raise HTTPException(400, str(exc)) from exc
+def _filters(project: str | None, session: str | None, source: str | None, date_from: str | None,
+             date_to: str | None, kind: list[str] | None) -> SearchFilters:
+    kinds = [x for k in kind or [] for x in k.split(",") if x] or None
+    return SearchFilters(project=project or None, session=session or None, source=source or None,
+                         date_from=date_from or None, date_to=date_to or None, kind=kinds)
+
+
+def _search(service: Service, q: str, k: int, f: SearchFilters, explain: bool, options: dict[str, Any]
+            ) -> SearchResponse:
+    try:
+        return service.search(q, k, f, via="http", explain=explain, **options)
+    except (NoIndex, AuditError) as exc:
+        raise HTTPException(503, str(exc)) from exc
+    except (ValueError, TypeError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+def _add_search_routes(app: Any, service: Service) -> None:
+    """/api/search (GET with query parameters, POST with a JSON body) and /api/read."""
 
     @app.get("/api/search", response_model=SearchResponse, tags=["search"])
     def api_search(
@@ -112,11 +134,11 @@ def create_app(
         kind: Annotated[list[str] | None, Query(description="kind (repeat or comma-separated)")] = None,
         explain: bool = True,
     ) -> SearchResponse:
-        return _search(q, k, _filters(project, session, source, date_from, date_to, kind), explain, {})
+        return _search(service, q, k, _filters(project, session, source, date_from, date_to, kind), explain, {})
 
     @app.post("/api/search", response_model=SearchResponse, tags=["search"])
     def api_search_post(req: Annotated[SearchRequest, Body()]) -> SearchResponse:
-        return _search(req.q, req.k, req.filters, req.explain, req.options.overrides())
+        return _search(service, req.q, req.k, req.filters, req.explain, req.options.overrides())
 
     @app.get("/api/read", response_model=ReadResponse, tags=["search"])
     def api_read(
@@ -141,6 +163,10 @@ def create_app(
             raise HTTPException(503, str(exc)) from exc
         return resp
 
+
+def _add_index_routes(app: Any, service: Service) -> None:
+    """/api/status, /api/index (start the live indexer) and /metrics (Prometheus)."""
+
     @app.get("/api/status", response_model=StatusResponse, tags=["index"])
     def api_status() -> StatusResponse:
         return service.status()
@@ -153,20 +179,15 @@ def create_app(
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(service.prometheus(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    if web:
-        web_dir = resources.files("pisteur.serve").joinpath("web")
 
-        @app.get("/", include_in_schema=False)
-        def index_page() -> FileResponse:
-            return FileResponse(str(web_dir.joinpath("index.html")), media_type="text/html; charset=utf-8")
+def _add_web_page(app: Any) -> None:
+    web_dir = resources.files("pisteur.serve").joinpath("web")
 
-        app.mount("/static", StaticFiles(directory=str(web_dir)), name="static")
+    @app.get("/", include_in_schema=False)
+    def index_page() -> FileResponse:
+        return FileResponse(str(web_dir.joinpath("index.html")), media_type="text/html; charset=utf-8")
 
-    if mcp_app is not None:
-        app.mount("/", mcp_app)  # last: serves /mcp (streamable HTTP)
-
-    bucket = TokenBucket(rate, burst) if rate > 0 else None
-    return Guard(app, token=token, max_body=max_body, bucket=bucket, loopback_only=is_loopback(host))
+    app.mount("/static", StaticFiles(directory=str(web_dir)), name="static")
 
 
 def _mcp_http_app(srv: Any, host: str) -> Any:

@@ -42,7 +42,8 @@ def _mcp_classes() -> tuple[type, type]:
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:
         try:  # mcp 1.x
-            from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef]
+            # mcp 2 keeps the fastmcp module without the class: checked against mcp 2, this line is dead
+            from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef, attr-defined]
             from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef]
         except ImportError as exc:
             raise ImportError("the MCP server needs the serve extra: pip install 'pisteur[serve]'") from exc
@@ -62,7 +63,18 @@ def build_server(service: Service) -> Any:
     MCPServer, ToolError = _mcp_classes()
     srv = MCPServer("pisteur", instructions=INSTRUCTIONS, log_level="WARNING")
     ro = _read_only()
+    _add_search_tool(srv, service, ToolError, ro)
+    _add_read_tool(srv, service, ToolError, ro)
 
+    @srv.tool(name="status", title="Index status", annotations=ro,
+              description="What is indexed (chunks, sources, model, last update) and the live indexer's state.")
+    def status() -> StatusResponse:
+        return service.status()
+
+    return srv
+
+
+def _add_search_tool(srv: Any, service: Service, ToolError: type[Exception], ro: Any) -> None:
     @srv.tool(
         name="search",
         title="Search past sessions and documents",
@@ -87,7 +99,7 @@ def build_server(service: Service) -> Any:
         ] = None,
         explain: Annotated[bool, Field(description="include per-hit scoring details")] = False,
         options: Annotated[
-            RemoteSearchOptions | None,  # type: ignore[valid-type]
+            RemoteSearchOptions | None,
             Field(description="expert pipeline options (mode, fusion, weights, rerank: offline or none...)"),
         ] = None,
     ) -> CompactSearchResponse:
@@ -106,6 +118,8 @@ def build_server(service: Service) -> Any:
         except (NoIndex, ValueError, AuditError) as exc:
             raise ToolError(str(exc)) from exc
 
+
+def _add_read_tool(srv: Any, service: Service, ToolError: type[Exception], ro: Any) -> None:
     @srv.tool(
         name="read",
         title="Read a hit in context",
@@ -138,13 +152,6 @@ def build_server(service: Service) -> Any:
         except AuditError as exc:
             raise ToolError(str(exc)) from exc
         return resp
-
-    @srv.tool(name="status", title="Index status", annotations=ro,
-              description="What is indexed (chunks, sources, model, last update) and the live indexer's state.")
-    def status() -> StatusResponse:
-        return service.status()
-
-    return srv
 
 
 def _in_range(error: type[Exception], name: str, value: int, lo: int, hi: int) -> None:

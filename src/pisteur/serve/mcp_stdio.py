@@ -145,7 +145,9 @@ def run_stdio(service_factory: Callable[[], Any], stdin_fd: int = 0) -> None:
     stdin = CheckedStdin(LineReader(stdin_fd), start_after_handshake)
 
     async def main() -> None:
-        async with stdio_server(stdin=stdin, stdout=anyio.wrap_file(wire)) as (read_stream, write_stream):
+        # stdio_server only iterates its stdin asynchronously, which CheckedStdin provides
+        async with stdio_server(stdin=stdin, stdout=anyio.wrap_file(wire)) as (  # type: ignore[arg-type]
+                read_stream, write_stream):
             stdin.write_stream = write_stream
             stdin.ready.set()
             await low.run(read_stream, write_stream, low.create_initialization_options())

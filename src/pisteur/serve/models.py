@@ -7,13 +7,13 @@ Every response carries ``origin = "pisteur"``: the live indexer recognises piste
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal, get_type_hints
+from typing import TYPE_CHECKING, Any, Final, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from pisteur.retrieve.options import LIST_NAMES, RemoteRerank, SearchOptions, remote_names
 
-ORIGIN = "pisteur"
+ORIGIN: Final = "pisteur"
 
 # Options that stay server-side configuration (paths, URLs, tuning of the server's own threads): a remote
 # client asking for one gets a 422 that names the option and says nothing about the server's files.
@@ -59,17 +59,20 @@ class _RemoteBase(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-RemoteSearchOptions = _remote_options()
+if TYPE_CHECKING:  # the model built at import subclasses _RemoteBase: checkers see that class
+    RemoteSearchOptions = _RemoteBase
+else:
+    RemoteSearchOptions = _remote_options()
 
 
 class SearchFilters(BaseModel):
-    project: str | None = Field(None, description="substring of the project path (Claude Code cwd)")
-    session: str | None = Field(None, description="session id (prefix)")
-    source: str | None = Field(None, description="substring of the source file path")
-    date_from: str | None = Field(None, description="ISO date/time, inclusive (e.g. 2026-10-01)")
-    date_to: str | None = Field(None, description="ISO date/time, inclusive")
+    project: str | None = Field(default=None, description="substring of the project path (Claude Code cwd)")
+    session: str | None = Field(default=None, description="session id (prefix)")
+    source: str | None = Field(default=None, description="substring of the source file path")
+    date_from: str | None = Field(default=None, description="ISO date/time, inclusive (e.g. 2026-10-01)")
+    date_to: str | None = Field(default=None, description="ISO date/time, inclusive")
     kind: list[str] | None = Field(
-        None, description="chunk kinds: exchange, summary, tool_result, thinking, document, message"
+        default=None, description="chunk kinds: exchange, summary, tool_result, thinking, document, message"
     )
 
     def key(self) -> tuple[Any, ...]:
@@ -94,7 +97,7 @@ class SearchHit(BaseModel):
     highlights: list[tuple[int, int]] = Field(
         default_factory=list, description="[start, end) character spans of matched words in `snippet`"
     )
-    explain: dict[str, Any] | None = Field(None, description="which stages/expansions scored this hit")
+    explain: dict[str, Any] | None = Field(default=None, description="which stages/expansions scored this hit")
 
 
 class SearchResponse(BaseModel):
@@ -118,8 +121,8 @@ class CompactHit(BaseModel):
     source: str
     session_id: str | None = None
     project: str | None = None
-    ts: str | None = Field(None, description="timestamp of the first message")
-    lines: str | None = Field(None, description="line range in the source file")
+    ts: str | None = Field(default=None, description="timestamp of the first message")
+    lines: str | None = Field(default=None, description="line range in the source file")
     title: str | None = None
     snippet: str
     explain: dict[str, Any] | None = None

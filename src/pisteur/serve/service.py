@@ -225,28 +225,7 @@ class Service:
             gen = int(store.generation())
             self.cache.check_generation(gen)
             emb = self.embedder(store)
-        cached = "miss"
-        t_emb = 0.0
-        result = self.cache.get_exact(query, key)
-        if result is not None:
-            cached = "exact"
-        else:
-            t_emb = time.perf_counter()
-            with self._lock:
-                qvec = emb.embed_query(query)
-            t_emb = time.perf_counter() - t_emb
-            terms = term_key(query)
-            near = self.cache.get_near(qvec, key, terms)
-            if near is not None:
-                result, cached = near[0], "near"
-            else:
-                from pisteur.context import add_titles
-                from pisteur.retrieve.pipeline import search as pipeline_search
-
-                with self._lock, stdout_to_stderr():
-                    result = pipeline_search(store, emb, query, k=k, filters=f, **opts)
-                    add_titles(store, result.hits)
-                self.cache.put(query, key, qvec, result, terms)
+        result, cached, t_emb = self._answer(store, emb, query, k, f, opts, key)
         t_render = time.perf_counter()
         resp = render_search(query, k, result, gen, cached != "miss", explain)
         took = time.perf_counter() - t0
@@ -262,6 +241,30 @@ class Service:
         if self.audit is not None:
             self.audit.search(via, query, k, filters.model_dump(), [h.id for h in resp.hits])
         return resp
+
+    def _answer(self, store: Any, emb: Any, query: str, k: int, f: Any, opts: dict[str, Any], key: tuple[Any, ...]
+                ) -> tuple[Any, str, float]:
+        """The result from the cache (the same query, or a near one with the same terms) or from the pipeline:
+        (result, "exact" | "near" | "miss", seconds spent embedding the query)."""
+        result = self.cache.get_exact(query, key)
+        if result is not None:
+            return result, "exact", 0.0
+        t_emb = time.perf_counter()
+        with self._lock:
+            qvec = emb.embed_query(query)
+        t_emb = time.perf_counter() - t_emb
+        terms = term_key(query)
+        near = self.cache.get_near(qvec, key, terms)
+        if near is not None:
+            return near[0], "near", t_emb
+        from pisteur.context import add_titles
+        from pisteur.retrieve.pipeline import search as pipeline_search
+
+        with self._lock, stdout_to_stderr():
+            result = pipeline_search(store, emb, query, k=k, filters=f, **opts)
+            add_titles(store, result.hits)
+        self.cache.put(query, key, qvec, result, terms)
+        return result, "miss", t_emb
 
     def audit_read(self, via: str, resp: ReadResponse) -> None:
         """Record that a hit was opened (no-op when the audit log is off)."""
@@ -296,8 +299,7 @@ class Service:
     # -- status / index --------------------------------------------------------------------------
     def status(self) -> StatusResponse:
         live = self.live.state() if self.live is not None else {"enabled": False}
-        base = dict(index=str(self.index_dir), live=live, cache=self.cache.stats(),
-                    searches=self.metrics.searches())
+        index, cache, searches = str(self.index_dir), self.cache.stats(), self.metrics.searches()
         try:
             store = self.store()
             with self._lock:
@@ -308,11 +310,13 @@ class Service:
                     self._stats = ((id(store), gen), store.stats())
                 st = self._stats[1]
         except NoIndex as exc:
-            return StatusResponse(ready=False, error=str(exc), **base)
+            return StatusResponse(ready=False, error=str(exc), index=index, live=live, cache=cache,
+                                  searches=searches)
         return StatusResponse(
             ready=True, model=st.get("model"), chunks=int(st.get("chunks", 0)), sources=int(st.get("sources", 0)),
             bytes_on_disk=int(st.get("bytes_on_disk", 0)), generation=int(st.get("generation", 0)),
-            chunks_by_kind=st.get("chunks_by_kind", {}), last_update=st.get("last_update"), **base,
+            chunks_by_kind=st.get("chunks_by_kind", {}), last_update=st.get("last_update"), index=index, live=live,
+            cache=cache, searches=searches,
         )
 
     def trigger_index(self) -> IndexResponse:

@@ -10,6 +10,7 @@ the dense pass (``pending`` / ``set_vectors``). ``upsert_source`` keeps the one-
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
     from pisteur.store.local import LocalStore
 
 _COLUMNS = ("session_id", "project", "ts_first", "ts_last")
+
+
+def _rowid(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote (sqlite3 sets it after every successful INSERT)."""
+    if cur.lastrowid is None:
+        raise sqlite3.DatabaseError("the INSERT returned no row id")
+    return cur.lastrowid
 
 
 def _storable(text: str) -> str:
@@ -181,10 +189,10 @@ class StoreWriter:
         row = (state.size, state.mtime_ns, state.fingerprint, state.reader, reader_version, None, "partial", "",
                time.strftime("%Y-%m-%dT%H:%M:%S"))
         if sid is None:
-            sid = con.execute(
+            sid = _rowid(con.execute(
                 "INSERT INTO sources (size, mtime_ns, fingerprint, reader, reader_version, resume_offset,"
                 " status, reason, indexed_at, path) VALUES (?,?,?,?,?,?,?,?,?,?)", (*row, state.path)
-            ).lastrowid
+            ))
         else:
             cond, args = "", []
             if from_offset is not None:
@@ -217,7 +225,7 @@ class StoreWriter:
         for j, (ch, h) in enumerate(zip(chunks, hashes, strict=True)):
             vec = vectors[j] if vectors is not None else known.get(h)
             cols = [ch.meta.get(c) for c in _COLUMNS]
-            cid = con.execute(
+            cid = _rowid(con.execute(
                 "INSERT INTO chunks (source_id, ord, kind, text, meta, session_id, project, ts_first, ts_last,"
                 " line_start, line_end, byte_start, byte_end, tokens, text_hash, dense, prio)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -225,7 +233,7 @@ class StoreWriter:
                  _storable(json.dumps(ch.meta, ensure_ascii=False)), *cols, ch.line_start, ch.line_end,
                  ch.byte_start, ch.byte_end, ch.tokens, h, DENSE_PENDING if vec is None else DENSE_DONE,
                  dense_priority(ch.kind)),
-            ).lastrowid
+            ))
             src.next_ord += 1
             con.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
                         (cid, _storable(" ".join(analyze(ch.text)))))

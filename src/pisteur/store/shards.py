@@ -102,7 +102,8 @@ class BinaryShards:
         single_thread_faiss()
         for a, b in self.ranges:
             idx = faiss.IndexBinaryFlat(dims)
-            idx.use_heap = False  # counting selection: top-4000 costs the same as top-10
+            # the faiss stubs omit the SWIG attributes use_heap and xb (both exist at run time)
+            idx.use_heap = False  # type: ignore[attr-defined]  # counting selection: top-4000 costs the same as top-10
             for s, c in enumerate(codes):
                 lo, hi = max(a, seg_bounds[s]), min(b, seg_bounds[s + 1])
                 for i in range(lo, hi, 262_144):
@@ -111,8 +112,10 @@ class BinaryShards:
             self.indexes.append(idx)
         # zero-copy views of the codes faiss holds: candidates are re-read from RAM, not from the mmaps
         width = (dims + 7) // 8
-        self.views = [faiss.rev_swig_ptr(ix.xb.data(), ix.ntotal * width).reshape(ix.ntotal, width)
-                      for ix in self.indexes]
+        self.views: list[np.ndarray] = []
+        for ix in self.indexes:
+            codes_ptr = ix.xb.data()  # type: ignore[attr-defined]
+            self.views.append(faiss.rev_swig_ptr(codes_ptr, ix.ntotal * width).reshape(ix.ntotal, width))
         self.starts = np.array([a for a, _ in self.ranges] + [n], np.int64)
 
     def codes(self, rows: np.ndarray) -> np.ndarray:

@@ -107,11 +107,14 @@ class FaissVectors(QuantVectors):
         self._reconcile(rows, np.zeros(0, np.int64))
 
     def _reconcile(self, missing_rows: np.ndarray, gone: np.ndarray) -> None:
+        ann = self._ann
+        if ann is None:
+            raise RuntimeError("the approximate index is neither loaded nor built")
         for ids, vecs in self._live_vectors(missing_rows):
-            self._ann.add_with_ids(np.ascontiguousarray(vecs, np.float32), ids)
+            ann.add_with_ids(np.ascontiguousarray(vecs, np.float32), ids)
         self._ann_ids = np.union1d(self._ann_ids, self._ids[missing_rows])
         if len(gone) and self.kind == "ivf":
-            self._ann.remove_ids(_faiss().IDSelectorBatch(np.ascontiguousarray(gone, np.int64)))
+            ann.remove_ids(_faiss().IDSelectorBatch(np.ascontiguousarray(gone, np.int64)))
             self._ann_ids = np.setdiff1d(self._ann_ids, gone)
         self._ann_dead = np.setdiff1d(self._ann_ids, self._ids[self._alive]) if self.kind == "hnsw" else \
             np.zeros(0, np.int64)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from pisteur.store import quant
 from pisteur.store import vectors_flat as _vectors_flat
@@ -104,7 +105,7 @@ class QuantVectors:
         self._seg_gens: list[int] = []
         self._seg_ids: list[np.ndarray] = []
         self._seg_bits: list[np.ndarray] = []
-        self._seg_fine: list[np.ndarray | None] = []
+        self._seg_fine: list[np.ndarray] = []  # one per segment when the layer keeps fine codes, else empty
         for g in sorted(segs):
             parts = segs[g]
             if "ids" not in parts or "bits" not in parts or (self.fine and "fine" not in parts):
@@ -112,7 +113,8 @@ class QuantVectors:
             self._seg_gens.append(g)
             self._seg_ids.append(np.load(parts["ids"]))
             self._seg_bits.append(np.load(parts["bits"], mmap_mode="r"))
-            self._seg_fine.append(np.load(parts["fine"], mmap_mode="r") if self.fine else None)
+            if self.fine:
+                self._seg_fine.append(np.load(parts["fine"], mmap_mode="r"))
         self._set_removed(np.concatenate(dels) if dels else np.zeros(0, np.int64))
         self._shards: BinaryShards | None = None
 
@@ -198,8 +200,10 @@ class QuantVectors:
         n = n_old + len(new_ids)
         new_fine = self._encode_fine(new_vecs)
         new_bits = self._bits(new_vecs)
-        parts = [("bits", np.uint8, self.dims // 8 + (self.dims % 8 > 0), self._seg_bits, new_bits)]
-        if self.fine:
+        bits_width = self.dims // 8 + (self.dims % 8 > 0)
+        parts: list[tuple[str, DTypeLike, int, list[np.ndarray], np.ndarray]] = [
+            ("bits", np.uint8, bits_width, self._seg_bits, new_bits)]
+        if self.fine and new_fine is not None:
             parts.append(("fine", quant.FINE_DTYPES[self.fine], self.dims, self._seg_fine, new_fine))
         for part, dtype, width, segs, new in parts:
             tmp = self.directory / f"q-{tag}.{part}.npy.tmp"
@@ -258,7 +262,7 @@ class QuantVectors:
             sel = np.flatnonzero(seg == s)
             local = rows[sel] - self._offsets[s]
             order = np.argsort(local)
-            out[sel[order]] = np.asarray(segs[s][local[order]])  # type: ignore[index]
+            out[sel[order]] = np.asarray(segs[s][local[order]])
         return out
 
     def _score_rows(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:

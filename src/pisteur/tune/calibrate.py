@@ -181,6 +181,50 @@ def _sample(queries: Sequence[SynthQuery], n: int) -> list[SynthQuery]:
     return list(queries)[::step][:n]
 
 
+class _Trials:
+    """Option points scored on the training queries (each point measured once), the best one so far and
+    the log of every trial."""
+
+    def __init__(self, score: Scorer, tmp: Path, margin: float) -> None:
+        self.score, self.tmp, self.margin = score, tmp, margin
+        self.memo: dict[str, float] = {}
+        self.point: dict[str, Any] = {}
+        self.best = self({})
+        self.log: list[dict[str, Any]] = [{"point": {}, "ndcg": round(self.best, 4)}]
+
+    def __call__(self, point: dict[str, Any]) -> float:
+        key = json.dumps(point, sort_keys=True)
+        if key not in self.memo:
+            ddir = None
+            if point.get("disabled"):
+                ddir = str(self.tmp / "-".join(sorted(point["disabled"])))
+                write_disabled(Path(ddir), point["disabled"])
+            self.memo[key] = self.score(to_options(point, ddir))
+        return self.memo[key]
+
+    def attempt(self, cand: dict[str, Any]) -> bool:
+        """Score ``cand``; keep it when it beats the best by the margin (returns whether it did)."""
+        s = self(cand)
+        self.log.append({"point": cand, "ndcg": round(s, 4)})
+        if s > self.best + self.margin:
+            self.best, self.point = s, cand
+            return True
+        return False
+
+
+def _round(search: _Trials, space: dict[str, Sequence[Any]], names: list[str]) -> bool:
+    """One coordinate-ascent round: each value of each option, then each dictionary switched on or off,
+    from the best point so far. Whether anything improved."""
+    changed = False
+    for key, values in space.items():
+        for v in values:
+            changed |= search.attempt({**search.point, key: v})
+    for name in names:
+        off = sorted(set(search.point.get("disabled", [])) ^ {name})
+        changed |= search.attempt({**search.point, "disabled": off})
+    return changed
+
+
 def calibrate(store: Any, embedder: Any, train: Sequence[SynthQuery], test: Sequence[SynthQuery],
               vectors: dict[str, np.ndarray], opts: CalibOptions | None = None,
               progress: Callable[[str], None] | None = None) -> Calibration:
@@ -190,44 +234,16 @@ def calibrate(store: Any, embedder: Any, train: Sequence[SynthQuery], test: Sequ
     tmp = Path(tempfile.mkdtemp(prefix="pisteur-calib-"))
     names = list(shipped_dictionary_keys()) if opts.dictionaries else []
 
-    memo: dict[str, float] = {}
-
-    def evaluate(point: dict[str, Any]) -> float:
-        key = json.dumps(point, sort_keys=True)
-        if key not in memo:
-            memo[key] = _evaluate(point)
-        return memo[key]
-
-    def _evaluate(point: dict[str, Any]) -> float:
-        ddir = None
-        if point.get("disabled"):
-            ddir = str(tmp / "-".join(sorted(point["disabled"])))
-            write_disabled(Path(ddir), point["disabled"])
-        return score(to_options(point, ddir))
-
-    point: dict[str, Any] = {}
-    best = before = evaluate(point)
-    log = [{"point": {}, "ndcg": round(best, 4)}]
+    search = _Trials(score, tmp, opts.margin)
+    before = search.best
     for rnd in range(opts.rounds):
-        changed = False
-        for key, values in opts.space.items():
-            for v in values:
-                cand = {**point, key: v}
-                s = evaluate(cand)
-                log.append({"point": cand, "ndcg": round(s, 4)})
-                if s > best + opts.margin:
-                    best, point, changed = s, cand, True
-        for name in names:
-            off = sorted(set(point.get("disabled", [])) ^ {name})
-            cand = {**point, "disabled": off}
-            s = evaluate(cand)
-            log.append({"point": cand, "ndcg": round(s, 4)})
-            if s > best + opts.margin:
-                best, point, changed = s, cand, True
+        changed = _round(search, opts.space, names)
         if progress:
-            progress(f"calibration round {rnd + 1}: nDCG@10 {before:.4f} -> {best:.4f} ({score.calls} trials)")
+            progress(f"calibration round {rnd + 1}: nDCG@10 {before:.4f} -> {search.best:.4f} "
+                     f"({score.calls} trials)")
         if not changed:
             break
+    point, best, log = search.point, search.best, search.log
     trials = score.calls
     held = Scorer(store, embedder, _sample(test, opts.max_queries), vectors)
     test_before = held({})

@@ -141,12 +141,13 @@ def make_set(store: Any, embedder: Any, opts: MakeOptions | None = None, name: s
         split: Split = "test" if held_out(d, opts.test_share, opts.seed) else "train"
         chunks = docs[d]
         for c in rng.sample(chunks, min(per_doc, len(chunks))):
-            for kind, q in _queries_for(c, opts, rng, idf):
-                raw.append(SynthQuery(f"s{len(raw)}", q, d, c.id, kind, gen.language(q), split))
+            for kind, text in _queries_for(c, opts, rng, idf):
+                raw.append(SynthQuery(f"s{len(raw)}", text, d, c.id, kind, gen.language(text), split))
     if progress:
         progress(f"{len(raw)} queries made from {len(docs)} documents; filtering (top {opts.wide})...")
     vectors = embed_all(embedder, [q.text for q in raw]) if embedder is not None else None
-    kept, vecs = [], {}
+    kept: list[SynthQuery] = []
+    vecs: dict[str, np.ndarray] = {}
     for i, q in enumerate(raw):
         v = vectors[i] if vectors is not None else None
         if retrieves(store, q, v, owner, opts.wide):
