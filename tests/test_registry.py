@@ -35,3 +35,13 @@ def test_duplicate_name_is_refused_unless_replaced() -> None:
 def test_builtin_modules_load_on_first_use() -> None:
     reg: Registry[object] = Registry("widget", builtin_modules=["json"])
     assert reg.names() == []  # importing json registers nothing, but it was imported lazily without error
+
+
+def test_removed_names_are_forgotten() -> None:
+    reg: Registry[int] = Registry("widget")
+    reg.add("x", 1)
+    reg.remove("x")
+    reg.remove("never there")
+    assert "x" not in reg and reg.names() == []
+    reg.add("x", 2)  # free again: no duplicate error
+    assert reg.get("x") == 2

@@ -47,6 +47,10 @@ class Registry(Generic[T]):
             raise RegistryError(f"{self.what} '{name}' is registered twice ({_where(old)} and {_where(item)})")
         self._items[name] = item
 
+    def remove(self, name: str) -> None:
+        """Forget ``name`` (a plug-in unloaded, a test's temporary backend); unknown names are ignored."""
+        self._items.pop(name, None)
+
     def get(self, name: str) -> T:
         self.load()
         try:

@@ -81,9 +81,12 @@ def test_read_never_raises_anything_but_skipfile(tmp_path: Path, monkeypatch: py
         def read(self, path: Path, start_offset: int = 0) -> ParseResult:
             raise ValueError("unexpected structure")
 
-    monkeypatch.setitem(base._READERS, "boom", Exploding())
-    with pytest.raises(SkipFile, match="boom reader failed: ValueError: unexpected structure"):
-        read(tmp_path / "x.boom", "boom")
+    base.READERS.add("boom", Exploding())
+    try:
+        with pytest.raises(SkipFile, match="boom reader failed: ValueError: unexpected structure"):
+            read(tmp_path / "x.boom", "boom")
+    finally:
+        base.READERS.remove("boom")
     for reader in ("claude", "text", "html", "eml", "pdf", "docx", "csv", "json"):
         with pytest.raises(SkipFile):
             read(tmp_path / "does-not-exist", reader)

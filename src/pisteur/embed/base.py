@@ -12,6 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from pisteur.registry import Registry
+
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -35,7 +37,10 @@ class EmbedderError(RuntimeError):
 
 
 Factory = Callable[..., Embedder]
-_REGISTRY: dict[str, Factory] = {}
+# Importing a backend module registers it; heavy libraries are imported inside the backends, lazily. A backend
+# module a partial install lacks is skipped (see ``_load_builtin``), so the registry loads its modules itself.
+EMBEDDERS: Registry[Factory] = Registry("embedding backend", entry_point_group="pisteur.embedders")
+_BUILTIN = ("packaged", "e5_onnx", "ollama", "openai_http", "st", "gguf", "pool")
 _ALIASES: dict[str, str] = {
     "e5": "e5onnx:multilingual-e5-small",
     "e5-small": "e5onnx:multilingual-e5-small",
@@ -49,11 +54,8 @@ DEFAULT_MODEL = "e5onnx:multilingual-e5-small"
 
 
 def register(prefix: str) -> Callable[[Factory], Factory]:
-    def deco(factory: Factory) -> Factory:
-        _REGISTRY[prefix] = factory
-        return factory
-
-    return deco
+    """Decorator: ``@register("ollama")`` above a backend's factory."""
+    return EMBEDDERS.register(prefix)
 
 
 def add_alias(alias: str, spec: str) -> None:
@@ -75,7 +77,7 @@ def resolve_spec(spec: str | None) -> tuple[str, str]:
 
 def backends() -> list[str]:
     _load_builtin()
-    return sorted(_REGISTRY)
+    return EMBEDDERS.names()
 
 
 def load_embedder(spec: str | None = None, **options: Any) -> Embedder:
@@ -89,17 +91,16 @@ def load_embedder(spec: str | None = None, **options: Any) -> Embedder:
 
 def _build(spec: str | None, options: dict[str, Any]) -> tuple[Embedder, str, str]:
     backend, name = resolve_spec(spec)
-    factory = _REGISTRY.get(backend)
-    if factory is None:
-        raise EmbedderError(f"unknown embedding backend '{backend}' (known: {', '.join(sorted(_REGISTRY))})")
+    if backend not in EMBEDDERS:
+        raise EmbedderError(f"unknown embedding backend '{backend}' (known: {', '.join(EMBEDDERS.names())})")
+    factory = EMBEDDERS.get(backend)
     return factory(name, **options), backend, name
 
 
 def _load_builtin() -> None:
-    # Importing a backend module registers it; heavy libraries are imported inside the backends, lazily.
     import importlib
 
-    for mod in ("packaged", "e5_onnx", "ollama", "openai_http", "st", "gguf", "pool"):
+    for mod in _BUILTIN:
         try:
             importlib.import_module(f"pisteur.embed.{mod}")
         except ModuleNotFoundError as exc:  # a backend module not written yet

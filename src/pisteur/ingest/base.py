@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from pisteur.registry import Registry, RegistryError
 from pisteur.types import ParseResult
 
 
@@ -29,26 +30,31 @@ class Reader(Protocol):
         ...
 
 
-_READERS: dict[str, Reader] = {}
+READERS: Registry[Reader] = Registry("reader", entry_point_group="pisteur.readers")
 _BY_EXT: dict[str, str] = {}
 
 
 def register(cls: type) -> type:
-    """Class decorator: instantiate the reader and register it under its name and extensions."""
+    """Class decorator: instantiate the reader and register it under its name and extensions (a name or an
+    extension claimed twice is an error: no import order decides which reader wins)."""
     reader = cls()
     if not isinstance(reader, Reader):  # pragma: no cover - programming error
         raise TypeError(f"{cls.__name__} does not implement the Reader protocol")
-    _READERS[reader.name] = reader
+    if reader.name in READERS and type(READERS.get(reader.name)) is cls:
+        return cls  # the same module imported again
+    READERS.add(reader.name, reader)
     for ext in reader.extensions:
-        _BY_EXT[ext.lower()] = reader.name
+        owner = _BY_EXT.setdefault(ext.lower(), reader.name)
+        if owner != reader.name:
+            raise RegistryError(f"extension {ext} is claimed by readers '{owner}' and '{reader.name}'")
     return cls
 
 
 def get_reader(name: str) -> Reader:
     try:
-        return _READERS[name]
-    except KeyError:
-        raise KeyError(f"unknown reader {name!r}; known: {', '.join(sorted(_READERS))}") from None
+        return READERS.get(name)
+    except RegistryError as exc:
+        raise KeyError(str(exc)) from None
 
 
 def reader_for(path: Path) -> str | None:
@@ -57,7 +63,7 @@ def reader_for(path: Path) -> str | None:
 
 
 def reader_names() -> list[str]:
-    return sorted(_READERS)
+    return READERS.names()
 
 
 def no_probe(path: Path) -> str | None:
