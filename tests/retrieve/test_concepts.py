@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import HashEmbedder, build_index
 
 from pisteur.retrieve.concepts import fold, match, signals
 from pisteur.retrieve.pipeline import search
 from pisteur.store import open_store
-from tests.helpers import HashEmbedder, build_index
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "concept-chat"
 
