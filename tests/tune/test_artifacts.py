@@ -8,16 +8,19 @@ import shutil
 import numpy as np
 from helpers import HashEmbedder
 
+from pisteur.retrieve.options import DEFAULT_OPTIONS
 from pisteur.retrieve.pipeline import search
+from pisteur.retrieve.tuning import tuned_options
 from pisteur.store import open_store
-from pisteur.tune.artifacts import ADAPTER_FILE, TUNING_FILE, Adapter, merge_overrides
+from pisteur.tune.artifacts import ADAPTER_FILE, TUNING_FILE, Adapter
 
 
-def test_merge_overrides_explicit_wins():
-    opts, used = merge_overrides({"rerank": "none", "weights": {"dense": 2.0, "lexical": 0.5}},
-                                 {"rerank": "offline", "weights": {"dense": 1.0}, "mode": None})
-    assert opts["rerank"] == "offline" and opts["weights"] == {"dense": 1.0, "lexical": 0.5}
-    assert "rerank" not in used and "weights" not in used
+def test_tuned_options_explicit_wins():
+    explicit = {"rerank": "offline", "weights": {"dense": 1.0}, "mode": None}
+    opts, used = tuned_options(DEFAULT_OPTIONS.merged(explicit), DEFAULT_OPTIONS,
+                               {"rerank": "none", "weights": {"dense": 2.0, "lexical": 0.5}}, explicit)
+    assert opts.rerank == "offline" and opts.weights.dense == 1.0 and opts.weights.lexical == 0.5
+    assert "rerank" not in used and used["weights"] == {"lexical": 0.5}
 
 
 def test_tuning_applies_by_default_and_can_be_overridden(tiny_index, tmp_path):

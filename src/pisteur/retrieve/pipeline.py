@@ -300,8 +300,7 @@ def search(
     tuning = tuning_for(store, opts.tuning)  # ``pisteur eval tune``: option overrides and a query adapter
     tuned: dict[str, Any] = {}
     if tuning is not None:
-        named = frozenset(k for k, v in overrides.items() if v is not None)
-        opts, tuned = tuned_options(opts, DEFAULT_OPTIONS, tuning.overrides, named)
+        opts, tuned = tuned_options(opts, DEFAULT_OPTIONS, tuning.overrides, overrides)
         if tuning.adapter is not None:
             embedder = AdaptedEmbedder(embedder, tuning.adapter) if embedder is not None else None
             query_vector = None if query_vector is None else tuning.adapter.apply(query_vector)

@@ -119,33 +119,24 @@ def tuning_for(store: Any, choice: Any) -> Tuning | None:
     return read_tuning(Path(str(choice)))
 
 
-def merge_overrides(tuned: dict[str, Any], explicit: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Options for a search: the caller's explicit options over the tuned ones (tuned weights fill the names
-    the caller's ``weights`` leave out). Returns (options, the tuned overrides that took effect)."""
-    given = {k for k, v in explicit.items() if v is not None}
-    used = {k: v for k, v in tuned.items() if k not in given}
-    opts = {**used, **explicit}
-    if "weights" in given and "weights" in tuned:
-        opts["weights"] = {**tuned["weights"], **explicit["weights"]}
-    return opts, used
-
-
 def tuned_options(opts: Any, defaults: Any, overrides: dict[str, Any],
-                  explicit: frozenset[str] = frozenset()) -> tuple[Any, dict[str, Any]]:
-    """Typed options (``SearchOptions``) with a tuning's ``overrides`` applied wherever the caller kept the
-    product default and did not name the option (``explicit``): what the caller asked for wins over the tuning
-    (a weight list the caller changed keeps the caller's value, the others take the tuned one). Returns
-    (options, the overrides that took effect)."""
+                  explicit: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Typed options (``SearchOptions``) with a tuning's ``overrides`` applied under what the caller asked for:
+    an option the caller named in ``explicit`` (the search's keyword overrides) or changed from the product
+    default wins; tuned weights fill the lists the caller's ``weights`` leave out. Returns (options, the
+    overrides that took effect)."""
+    named = {k: v for k, v in (explicit or {}).items() if v is not None}
     used: dict[str, Any] = {}
     for name, value in overrides.items():
-        if not hasattr(opts, name) or name in explicit:
+        if not hasattr(opts, name):
             continue
         if name == "weights" and isinstance(value, dict):
             mine, base = opts.weights.as_dict(), defaults.weights.as_dict()
-            w = {k: v for k, v in value.items() if k in mine and mine[k] == base[k]}
+            given = set(named.get("weights") or ())
+            w = {k: v for k, v in value.items() if k in mine and k not in given and mine[k] == base[k]}
             if w:
                 used["weights"] = w
-        elif getattr(opts, name) == getattr(defaults, name):
+        elif name not in named and getattr(opts, name) == getattr(defaults, name):
             used[name] = value
     return (opts.merged(used) if used else opts), used
 

@@ -6,10 +6,9 @@ from pisteur.retrieve.tuning import (
     TUNING_FILE,
     Adapter,
     Tuning,
-    merge_overrides,
     read_tuning,
     tuning_for,
 )
 
-__all__ = ["ADAPTER_FILE", "DICT_DIR", "TUNING_FILE", "Adapter", "Tuning", "merge_overrides", "read_tuning",
+__all__ = ["ADAPTER_FILE", "DICT_DIR", "TUNING_FILE", "Adapter", "Tuning", "read_tuning",
            "tuning_for"]
