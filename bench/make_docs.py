@@ -3,7 +3,7 @@
     python bench/make_docs.py            # rewrite every block between markers
     python bench/make_docs.py --check    # exit 1 and name the stale files (what tests/test_bench_docs.py runs)
 
-In ``docs/BENCHMARKS.md`` and ``docs/bench/*.md`` a block
+In ``docs/BENCHMARKS.md``, ``docs/bench/*.md`` and ``docs/tuning.md`` a block
 
     <!-- bench:NAME -->            or  <!-- bench:NAME#TABLE -->   or  <!-- bench:PREFIX* -->
     ...generated, do not edit...
@@ -27,7 +27,7 @@ from typing import Any
 
 from _common import REPO_DIR, RESULTS_DIR, BenchError
 
-DOCS = ("docs/BENCHMARKS.md", "docs/bench/*.md")
+DOCS = ("docs/BENCHMARKS.md", "docs/bench/*.md", "docs/tuning.md")
 MARKER = re.compile(r"<!-- bench:(?P<name>[\w.\-]+\*?)(?:#(?P<table>[\w.\-]+))? -->\n(?P<body>.*?)<!-- /bench -->",
                     re.DOTALL)
 Result = dict[str, Any]
@@ -127,8 +127,45 @@ def render_scale_index(names: Sequence[str], results: Sequence[Result]) -> str:
     return md_table(cols, rows)
 
 
+def _change(x: float, base: float) -> str:
+    return "" if x == base else f"{x - base:+.4f}"
+
+
+def render_tune_steps(name: str, res: Result, table: str | None) -> str:
+    """nDCG@10 of each tuning step on real questions (``results.ndcg@10[preset][variant]``)."""
+    r = res["results"]
+    labels = {"untuned": "untuned", "calibration": "calibration only", "adapter": "adapter only",
+              "calibration+adapter": "calibration + adapter"}
+    blocks = []
+    for preset, scores in r["ndcg@10"].items():
+        base = scores.get("untuned", 0.0)
+        rows = [[labels.get(k, f"tuned on `{k.removeprefix('foreign:')}`" if k.startswith("foreign:") else k),
+                 f"{v:.4f}", _change(v, base)] for k, v in scores.items()]
+        blocks.append(md_table([f"{preset} pipeline", "nDCG@10", "change"], rows))
+    head = (f"{r.get('dataset', '?')}, {r.get('held_out_questions', '?')} real questions, model "
+            f"`{r.get('model', '?')}`; tuning made in {r.get('tune_seconds', '?')} s from the corpus alone.\n\n")
+    return head + "\n".join(blocks)
+
+
+def render_tune_sms(name: str, res: Result, table: str | None) -> str:
+    """Recall of the SMS held-out halves, untuned against tuned (``results["SPLIT | default[ tuned]"]``)."""
+    r = res["results"]
+    splits = dict.fromkeys(k.split(" | ")[0] for k in r if " | " in k)
+    rows = []
+    for sp in splits:
+        cells = []
+        for cfg in ("default", "default tuned"):
+            v = r.get(f"{sp} | {cfg}")
+            cells.append(f"{v['found']}/{v['targets']} = {_pct(v['recall'])}" if v else None)
+        rows.append([sp, *cells])
+    return md_table(["targets", "untuned", "tuned"], rows)
+
+
 RENDERERS: dict[str, Callable[[str, Result, str | None], str]] = {
     "sessions_eval": render_sessions_eval,
+    "tune_piaf": render_tune_steps,
+    "tune_faq": render_tune_steps,
+    "tune_sms": render_tune_sms,
 }
 
 
