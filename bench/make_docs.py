@@ -161,7 +161,20 @@ def render_tune_sms(name: str, res: Result, table: str | None) -> str:
     return md_table(["targets", "untuned", "tuned"], rows)
 
 
+def render_bakeoff_synthetic(name: str, res: Result, table: str | None) -> str:
+    """The same models on real questions and on synthetic queries from the corpus alone."""
+    r = res["results"]
+    rows = [[f"`{x['model']}`", x["config"], f"{x['real']:.4f}",
+             "—" if x["synthetic"] is None else f"{x['synthetic']:.4f}"] for x in r["rows"]]
+    head = (f"{r['dataset']}: {r['real_questions']} real questions, {r['synthetic_queries']} synthetic queries "
+            "(held-out documents of `pisteur eval make`).\n\n")
+    rec = r["recommendation"]
+    tail = f"\nRecommendation on real questions: {rec['real']}.\nOn synthetic queries: {rec['synthetic']}.\n"
+    return head + md_table(["model", "configuration", "nDCG@10 real", "nDCG@10 synthetic"], rows) + tail
+
+
 RENDERERS: dict[str, Callable[[str, Result, str | None], str]] = {
+    "bakeoff_synthetic": render_bakeoff_synthetic,
     "sessions_eval": render_sessions_eval,
     "tune_piaf": render_tune_steps,
     "tune_faq": render_tune_steps,

@@ -94,13 +94,22 @@ def bars_svg(rows: Sequence[tuple[str, float, float | None]], width: int = 640) 
     return "".join(out)
 
 
+def verify_cell(v: dict[str, Any] | None) -> str:
+    """The cross-runtime check of one bake-off model: its reference, the mean cosine, pass or fail."""
+    if not v or v.get("reference") is None:
+        return "—" if not v else str(v.get("note", "—"))
+    verdict = "pass" if v.get("passed") else "FAIL"
+    cos = f", mean cosine {v['mean_cosine']:.5f}" if "mean_cosine" in v else ""
+    return f"{verdict}: {v['reference']}{cos}" + (f" ({v['note']})" if v.get("note") else "")
+
+
 def extra_sections(bench: dict[str, Any]) -> str:
     """The bake-off table and recommendation, and tuned-vs-untuned, when the run has them."""
     out = []
     bo = bench.get("bakeoff")
     if bo:
         head = ("model", "configuration", "nDCG@10", "R@10", "nDCG@10 fr", "nDCG@10 en", "p50 ms", "index build",
-                "on disk")
+                "on disk", "same vectors as")
         rows = []
         for r in bo["rows"]:
             lang = r.get("by_language", {})
@@ -108,7 +117,7 @@ def extra_sections(bench: dict[str, Any]) -> str:
                         for k in ("fr", "en")]
             cells = [_esc(r["model"]), _esc(r["config"]), f"{r['ndcg@10']:.4f}", f"{r['recall@10']:.4f}", *per_lang,
                      f"{r['p50_ms']:.1f}", f"{r.get('build_seconds') or 0:.1f} s",
-                     f"{(r.get('bytes_on_disk') or 0) / 1e6:.1f} MB"]
+                     f"{(r.get('bytes_on_disk') or 0) / 1e6:.1f} MB", _esc(verify_cell(r.get("verify")))]
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         out.append("<h2>Model bake-off</h2><table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
                    + "".join(rows) + f"</table><p><b>Recommended:</b> {_esc(bo['recommendation'])}</p>")
