@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import json
 import re
 import subprocess
-import tarfile
 import tempfile
 from pathlib import Path
 
