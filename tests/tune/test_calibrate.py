@@ -40,7 +40,7 @@ def test_tune_index_writes_what_search_reads(tiny_index, tmp_path):
     store = open_store(idx)
     space = {"rerank_depth": (0, 30), "lean": (0.0,)}
     calib = CalibOptions(max_queries=12, rounds=1, dictionaries=False, space=space)
-    opts = TuneOptions(make=MakeOptions(max_queries=60), calib=calib)
+    opts = TuneOptions(make=MakeOptions(max_queries=60), calib=calib, steps=("calibrate", "adapter"))
     report = tune_index(store, emb, idx, opts)
     doc = json.loads((idx / TUNING_FILE).read_text())
     cal = report["calibration"]

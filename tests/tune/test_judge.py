@@ -41,3 +41,36 @@ def test_stratified_sample_keeps_small_kinds_whole():
     big = [i for i in picked if kinds[i] == "big"]
     assert big[0] == 0 and big[-1] > 900  # spread through the kind, not its head
     assert stratified(list(range(5)), ["a"] * 5, 50) == [0, 1, 2, 3, 4]
+
+
+def test_calibration_refuses_a_point_that_hurts_one_kind(tmp_path):
+    """Coordinate search over fake scores: the lexical-heavy point helps the 80 pooled queries and costs the
+    20 written-out ones; it is refused, and the harmless gain is kept."""
+    from types import SimpleNamespace
+
+    from pisteur.tune.calibrate import _Trials
+
+    queries = [SimpleNamespace(kind="cloze")] * 80 + [SimpleNamespace(kind="standard")] * 20
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.01, 100)
+
+    class Fake:
+        def __init__(self) -> None:
+            self.queries, self.calls = queries, 0
+
+        def __call__(self, options: dict) -> np.ndarray:
+            self.calls += 1
+            s = np.r_[np.full(80, 0.5), np.full(20, 0.8)] + noise
+            if options.get("weights", {}).get("lexical") == 2.5:
+                s[:80] += 0.2
+                s[80:] -= 0.3
+            if options.get("rerank_depth") == 30:
+                s += 0.05
+            return s
+
+    trials = _Trials(Fake(), tmp_path, 0.002, KindRule(min_queries=10))  # type: ignore[arg-type]
+    assert not trials.attempt({"weights.lexical": 2.5})
+    assert trials.log[-1]["veto"] == "standard"
+    assert trials.attempt({"rerank_depth": 30}) and trials.point == {"rerank_depth": 30}
+    micro = _Trials(Fake(), tmp_path, 0.002, KindRule(min_queries=10, kind_margin=1.0, objective="micro"))  # type: ignore[arg-type]
+    assert micro.attempt({"weights.lexical": 2.5})  # what the pooled mean alone would have kept
