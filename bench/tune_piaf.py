@@ -39,6 +39,9 @@ def main() -> None:
     ap.add_argument("--name", default="tune_piaf")
     ap.add_argument("--max-queries", type=int, default=2000)
     ap.add_argument("--split", choices=("test", "all"), default="test")
+    ap.add_argument("--steps", default="calibrate,adapter", help="tuning steps (the adapter is opt-in in the product)")
+    ap.add_argument("--kind-z", type=float, default=None, help="per-kind rule: standard errors a loss may hide in")
+    ap.add_argument("--calib-queries", type=int, default=None, help="train queries per calibration trial")
     ap.add_argument("--reuse", action="store_true", help="re-use the tuning already beside the index")
     args = ap.parse_args()
     ds = load_dataset(args.dataset)
@@ -53,7 +56,12 @@ def main() -> None:
         report = json.loads((folder / "tuning.json").read_text())
         seconds = float(report.get("seconds", 0.0))
     else:
-        report, seconds = tune(index, emb, folder, TuneOptions(make=MakeOptions(max_queries=args.max_queries)))
+        opts = TuneOptions(make=MakeOptions(max_queries=args.max_queries), steps=tuple(args.steps.split(",")))
+        if args.kind_z is not None:
+            opts.calib.kinds.z = args.kind_z
+        if args.calib_queries:
+            opts.calib.max_queries = args.calib_queries
+        report, seconds = tune(index, emb, folder, opts)
     print(f"tuned in {seconds:.0f} s (load {load_avg()})", flush=True)
     judged = ds.judged_queries()
     ids = split_queries(list(judged), "test") if args.split == "test" else list(judged)

@@ -29,6 +29,7 @@ from pisteur.embed.cache import CachedEmbedder  # noqa: E402
 from pisteur.evaluate.qcache import QueryCachedEmbedder  # noqa: E402
 from pisteur.retrieve.expand import Dictionaries, load_dictionaries  # noqa: E402
 from pisteur.store import open_store  # noqa: E402
+from pisteur.tune.pipeline import TuneOptions  # noqa: E402
 
 
 def main() -> None:
@@ -37,6 +38,9 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--model", default="e5")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--steps", default="calibrate,adapter", help="tuning steps (the adapter is opt-in in the product)")
+    ap.add_argument("--calib-queries", type=int, default=None, help="train queries per calibration trial")
+    ap.add_argument("--name", default="tune_sms")
     args = ap.parse_args()
     pairs = load_pairs(args.folder)
     emb = load_embedder(args.model, workers=1)
@@ -45,7 +49,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         idx = Path(tmp) / "idx"
         build(idx, emb, cached, [p["raw"] for p in pairs])
-        report, seconds = tune(idx, emb, Path(tmp) / "tuning")
+        opts = TuneOptions(steps=tuple(args.steps.split(",")))
+        if args.calib_queries:
+            opts.calib.max_queries = args.calib_queries
+        report, seconds = tune(idx, emb, Path(tmp) / "tuning", opts)
         results["tuning"] = {k: v for k, v in report.items() if k != "set"} | {"set": report["set"],
                                                                                "seconds": round(seconds, 1)}
         store = open_store(idx)
@@ -69,7 +76,7 @@ def main() -> None:
                 print(f"held-out {label} | {name:15s} | {f}/{t} = {f / t:.1%}", flush=True)
         store.close()
     cached.close()
-    out = write_result("tune_sms", "python bench/tune_sms.py " + " ".join(sys.argv[1:]), results)
+    out = write_result(args.name, "python bench/tune_sms.py " + " ".join(sys.argv[1:]), results)
     print(f"written {out}")
 
 

@@ -40,13 +40,15 @@ def test_tune_index_writes_what_search_reads(tiny_index, tmp_path):
     store = open_store(idx)
     space = {"rerank_depth": (0, 30), "lean": (0.0,)}
     calib = CalibOptions(max_queries=12, rounds=1, dictionaries=False, space=space)
-    opts = TuneOptions(make=MakeOptions(max_queries=60), calib=calib)
+    opts = TuneOptions(make=MakeOptions(max_queries=60), calib=calib, steps=("calibrate", "adapter"))
     report = tune_index(store, emb, idx, opts)
     doc = json.loads((idx / TUNING_FILE).read_text())
     cal = report["calibration"]
     assert doc["overrides"] == cal["overrides"] and cal["trials"] >= 4
     assert cal["kept"] == (cal["test_after"] >= cal["test_before"] and bool(cal["best"]))
     assert cal["train_after"] >= cal["train_before"]
+    assert set(cal["kinds"]) == {"train_before", "train_after", "test_before", "test_after"}
+    assert cal["kinds"]["train_before"] and all(0 <= v <= 1 for v in cal["kinds"]["test_before"].values())
     assert "adapter" in report and report["adapter"]["pairs"] > 0
     tuning = read_tuning(idx)
     assert tuning is not None and (tuning.adapter is not None) == report["adapter"]["kept"]
@@ -80,3 +82,17 @@ def test_adapter_only_keeps_the_calibration(tiny_index, tmp_path):
     doc = json.loads((idx / TUNING_FILE).read_text())
     assert doc["overrides"] == {"rerank": "none"} and report["calibration"] == {"kept": True}
     assert "adapter" in doc
+
+
+def test_the_adapter_is_opt_in(tiny_index, tmp_path):
+    from pisteur.tune.artifacts import ADAPTER_FILE
+
+    idx = tmp_path / "idx"
+    shutil.copytree(tiny_index, idx)
+    store = open_store(idx)
+    calib = CalibOptions(max_queries=12, rounds=1, dictionaries=False, space={"rerank_depth": (0,)})
+    report = tune_index(store, HashEmbedder("tiny", dims=64), idx,
+                        TuneOptions(make=MakeOptions(max_queries=40), calib=calib))
+    store.close()
+    assert "calibration" in report and "adapter" not in report
+    assert not (idx / ADAPTER_FILE).exists()

@@ -86,7 +86,7 @@ def tune(
     synthetic: Annotated[Path | None, typer.Option(
         "--set", help="Use this set (from `pisteur eval make`) instead of making one.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the tuning here instead of the index directory.")] = None,
-    steps: Annotated[str, typer.Option(help="Steps, comma-separated: calibrate,adapter.")] = "calibrate,adapter",
+    steps: Annotated[str, typer.Option(help="Steps, comma-separated: calibrate,adapter.")] = "calibrate",
     max_queries: Annotated[int, typer.Option(help="Synthetic queries made at most.")] = 2000,
     llm: LlmOpt = None,
     llm_model: Annotated[str | None, typer.Option(help="Model name for --llm openai:URL.")] = None,
