@@ -227,6 +227,9 @@ def finetune(model: Any, triples: Sequence[tuple[str, str, str]], texts: Sequenc
         for p in model.parameters():
             p.requires_grad_(True)
     model.max_seq_length = full_length  # training was cut short for speed; the saved model reads as before
+    prompts = model.prompts if isinstance(getattr(model, "prompts", None), dict) else {}
+    if opts.query_prefix and not prompts.get("query"):  # the folder carries its prefixes (see ``st`` backend)
+        model.prompts = {**prompts, "query": opts.query_prefix, "passage": opts.document_prefix}
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out))
     report["seconds"] = round(time.perf_counter() - t0, 1)
