@@ -74,8 +74,12 @@ def export(w: E5Weights, out: Path, max_seq_length: int = 512) -> Path:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ExportError(f"exporting the packaged model needs torch and sentence-transformers: {INSTALL}") from exc
+    import transformers
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=out.name + ".tmp"))
+    level = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # its load report lists the unused pooler as missing
     try:
         hf = tmp / "hf"
         _write_hf(w, hf)
@@ -86,6 +90,7 @@ def export(w: E5Weights, out: Path, max_seq_length: int = 512) -> Path:
             shutil.rmtree(out)
         os.replace(st_dir, out)
     finally:
+        transformers.logging.set_verbosity(level)
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
