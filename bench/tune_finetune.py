@@ -91,6 +91,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--max-queries", type=int, default=2000)
     ap.add_argument("--max-triples", type=int, default=0, help="0: all (fewer: a quick trial)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--kinds", default="", help="synthetic query kinds trained on, comma-separated (default: all)")
+    ap.add_argument("--negative-rank", type=int, default=0, help="0: the closest chunk of another document")
     ap.add_argument("--name", default="tune_finetune-e5")
     return ap.parse_args()
 
@@ -103,7 +105,9 @@ def main() -> None:
     store = open_store(index)
     s = synthetic(store, emb, args.cache, args.max_queries)
     _, owner = read_docs(store)
-    triples = text_triples(store, s.split("train"), s.vectors, owner)
+    kinds = {k for k in args.kinds.split(",") if k}
+    train = [q for q in s.split("train") if not kinds or q.kind in kinds]
+    triples = text_triples(store, train, s.vectors, owner, negative_rank=args.negative_rank)
     store.close()
     if args.max_triples:
         triples = triples[: args.max_triples]
@@ -127,10 +131,11 @@ def main() -> None:
                            query_prefix=qp, document_prefix=dp, threads=args.threads)
     load0, wall0, cpu0 = load_avg(), time.perf_counter(), time.process_time()
     report = finetune(model, triples, [], out, opts, log=say)
-    train = {"wall_s": round(time.perf_counter() - wall0, 1), "process_cpu_s": round(time.process_time() - cpu0, 1),
-             "load_before": load0, "load_after": load_avg(), **report}
+    train_report = {"wall_s": round(time.perf_counter() - wall0, 1),
+                    "process_cpu_s": round(time.process_time() - cpu0, 1), "load_before": load0,
+                    "load_after": load_avg(), **report}
     ret_after = retention(model, args.retention, query_prefix=qp, document_prefix=dp)
-    say(f"fine-tuned in {train['wall_s']} s; retention after {ret_after:.4f}; indexing with the tuned model")
+    say(f"fine-tuned in {train_report['wall_s']} s; retention after {ret_after:.4f}; indexing with the tuned model")
     del model
     t1 = time.perf_counter()
     emb2, cached2, index2 = index_of(ds, f"st:{out}", args.cache)
@@ -139,7 +144,8 @@ def main() -> None:
     cached2.close()
     path = write_result(args.name, "", {
         "dataset": ds.name, "base": args.base, "held_out_questions": len(qs), "synthetic": s.summary(),
-        "triples": len(triples), "finetune": train, "reindex_seconds": round(reindex_s, 1),
+        "kinds": sorted(kinds) or "all", "negative_rank": args.negative_rank,
+        "triples": len(triples), "finetune": train_report, "reindex_seconds": round(reindex_s, 1),
         "ndcg@10": {"before": before, "before_torch_fp32": base_scores, "after": after},
         "retention": {"set": args.retention.name, "ndcg@10_model_alone": {"before": round(ret_before, 4),
                                                                           "after": round(ret_after, 4)}},

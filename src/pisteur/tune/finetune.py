@@ -237,15 +237,19 @@ def finetune(model: Any, triples: Sequence[tuple[str, str, str]], texts: Sequenc
 
 
 def text_triples(store: Any, queries: Sequence[Any], vectors: dict[str, np.ndarray], owner: dict[int, str],
-                 depth: int = 20) -> list[tuple[str, str, str]]:
-    """(query, source chunk text, hardest chunk of another document) from the index."""
+                 depth: int = 20, negative_rank: int = 0) -> list[tuple[str, str, str]]:
+    """(query, source chunk text, a close chunk of another document) from the index: the closest one, or
+    the one at ``negative_rank`` among the other documents' chunks (a less hard negative: the closest
+    chunks of other documents are sometimes answers too)."""
     out = []
     for q in queries:
         if q.qid not in vectors or q.chunk_id < 0:
             continue
-        neg = next((i for i, _ in store.dense_search(vectors[q.qid], depth) if owner.get(i) != q.doc_id), None)
-        if neg is None:
+        others = [i for i, _ in store.dense_search(vectors[q.qid], max(depth, negative_rank + 1))
+                  if owner.get(i) != q.doc_id]
+        if not others:
             continue
+        neg = others[min(negative_rank, len(others) - 1)]
         hits = {h.id: h.text for h in store.get([q.chunk_id, neg])}
         if q.chunk_id in hits and neg in hits:
             out.append((q.text, hits[q.chunk_id], hits[neg]))
