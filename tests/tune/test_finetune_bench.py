@@ -37,7 +37,7 @@ def test_bench_tune_full_adds_a_finetuned_row(tmp_path):
     pairs = {p["config"]: p for p in doc["tuning"]["pairs"]}
     assert pairs["default fine-tuned"]["tuning"] == "fine-tuned" and pairs["default"]["tuning"] == "tuned"
     report = next(iter(doc["tuning"]["reports"].values()))["finetune"]
-    assert report["steps"] >= 1 and report["pairs"] >= 8
+    assert report["steps"] >= 1 and report["pairs"] >= 4
 
 
 @pytest.mark.slow

@@ -98,3 +98,22 @@ def test_cli_finetunes_the_packaged_model(tiny_index, tmp_path: Path):
     text = ["Boulangerie : le pain et les croissants sortent du four à six heures."]
     cos = float(np.sum(emb.embed_documents(text) * ref.embed_documents(text)))
     assert 0.8 < cos < 0.99999  # trained, but still the same model
+
+
+def test_training_triples_kinds_and_negative_rank(tiny_index):
+    from helpers import HashEmbedder
+
+    from pisteur.store import open_store
+    from pisteur.tune.finetune import training_triples
+    from pisteur.tune.synth import MakeOptions, make_set
+
+    store = open_store(tiny_index)
+    s = make_set(store, HashEmbedder("tiny", dims=64), MakeOptions(max_queries=60))
+    hard = training_triples(store, s, kinds=(), negative_rank=0)
+    soft = training_triples(store, s, kinds=(), negative_rank=5)
+    titles = {q.text for q in s.split("train") if q.kind == "title"}
+    only = training_triples(store, s, kinds=("title",))
+    store.close()
+    assert len(hard) == len(soft) == len(s.split("train"))
+    assert [t[:2] for t in hard] == [t[:2] for t in soft] and any(a[2] != b[2] for a, b in zip(hard, soft, strict=True))
+    assert only and {t[0] for t in only} <= titles and len(only) < len(hard)

@@ -151,15 +151,14 @@ def finetune_cmd(
 
 def _finetune_index(store: Any, emb: Any, model: Any, synthetic: Path | None, out: Path, opts: Any,
                     retention_set: Path | None) -> dict[str, Any]:
-    from pisteur.tune.finetune import finetune, retention, text_triples
-    from pisteur.tune.synth import MakeOptions, embed_all, make_set, read_beir, read_docs
+    from pisteur.tune.finetune import finetune, retention, training_triples
+    from pisteur.tune.synth import MakeOptions, embed_all, make_set, read_beir
 
     s = read_beir(synthetic) if synthetic else make_set(store, emb, MakeOptions(), progress=_say)
     if not s.vectors:
         vecs = embed_all(emb, [q.text for q in s.queries])
         s.vectors = {q.qid: vecs[i] for i, q in enumerate(s.queries)}
-    _, owner = read_docs(store)
-    triples = text_triples(store, s.split("train"), s.vectors, owner)
+    triples = training_triples(store, s)
     texts = [h.text for h in store.iter_chunks()][:20000] if opts.tsdae_epochs else []
     prefixes = {"query_prefix": opts.query_prefix, "document_prefix": opts.document_prefix}
     before = retention(model, retention_set, **prefixes) if retention_set else None

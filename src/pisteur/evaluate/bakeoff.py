@@ -74,9 +74,8 @@ def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any,
         finetune,
         load_base,
         model_prefixes,
-        text_triples,
+        training_triples,
     )
-    from pisteur.tune.synth import read_docs
 
     name = spec if spec in PACKAGED or spec.startswith("st:") else embedder.name
     if name not in PACKAGED and not name.startswith("st:"):
@@ -85,8 +84,7 @@ def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any,
     qp, dp = model_prefixes(model)
     desc = embedder.describe()
     qp, dp = qp or desc.get("query_prefix", ""), dp or desc.get("document_prefix", "")
-    _, owner = read_docs(store)
-    triples = text_triples(store, synth.split("train"), synth.vectors, owner)
+    triples = training_triples(store, synth)
     out = index_path.with_name(index_path.name + ".finetuned")
     report = finetune(model, triples, [], out, FinetuneOptions(query_prefix=qp, document_prefix=dp), log=log)
     return f"st:{out}", report
