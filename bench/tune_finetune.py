@@ -5,7 +5,8 @@ check on a general set (the model alone, before and after). For ``e5-small`` the
 twice: the default encoder (4-bit weights) and the exported float32 torch model the fine-tuning starts from.
 
     python bench/tune_finetune.py DATASET [--base e5-small] [--cache DIR] [--retention GENERAL_SET]
-        [--epochs 1] [--batch 32] [--max-seq-length 128] [--lr 2e-5] [--threads 0] [--max-triples 0]
+        [--epochs 1] [--batch 32] [--max-seq-length 256] [--lr 2e-5] [--threads 0] [--max-triples 0]
+        [--kinds cloze,title,llm|all] [--negative-rank 5]
 
 ``--base``: ``e5-small`` (the packaged default model, exported to torch) or ``st:FOLDER``; the index before
 fine-tuning is built with the default encoder for ``e5-small``. ``--cache``: keeps the bench index and the
@@ -31,7 +32,9 @@ from pisteur.evaluate.beir import Dataset, load_dataset, split_queries  # noqa: 
 from pisteur.evaluate.runner import PrecomputedQueries, embed_queries_timed, parse_config, run_config  # noqa: E402
 from pisteur.store import open_store  # noqa: E402
 from pisteur.tune.finetune import (  # noqa: E402
+    NEGATIVE_RANK,
     PACKAGED,
+    TRAIN_KINDS,
     FinetuneOptions,
     finetune,
     load_base,
@@ -87,12 +90,12 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-5)
-    ap.add_argument("--max-seq-length", type=int, default=128)
+    ap.add_argument("--max-seq-length", type=int, default=256)
     ap.add_argument("--max-queries", type=int, default=2000)
     ap.add_argument("--max-triples", type=int, default=0, help="0: all (fewer: a quick trial)")
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--kinds", default="", help="synthetic query kinds trained on, comma-separated (default: all)")
-    ap.add_argument("--negative-rank", type=int, default=0, help="0: the closest chunk of another document")
+    ap.add_argument("--kinds", default=",".join(TRAIN_KINDS), help="synthetic query kinds trained on ('all')")
+    ap.add_argument("--negative-rank", type=int, default=NEGATIVE_RANK, help="0: the closest other-document chunk")
     ap.add_argument("--name", default="tune_finetune-e5")
     return ap.parse_args()
 
@@ -105,7 +108,7 @@ def main() -> None:
     store = open_store(index)
     s = synthetic(store, emb, args.cache, args.max_queries)
     _, owner = read_docs(store)
-    kinds = {k for k in args.kinds.split(",") if k}
+    kinds = {k for k in args.kinds.split(",") if k and args.kinds != "all"}
     train = [q for q in s.split("train") if not kinds or q.kind in kinds]
     triples = text_triples(store, train, s.vectors, owner, negative_rank=args.negative_rank)
     store.close()
