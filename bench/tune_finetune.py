@@ -5,8 +5,8 @@ check on a general set (the model alone, before and after). For ``e5-small`` the
 twice: the default encoder (4-bit weights) and the exported float32 torch model the fine-tuning starts from.
 
     python bench/tune_finetune.py DATASET [--base e5-small] [--cache DIR] [--retention GENERAL_SET]
-        [--epochs 1] [--batch 32] [--max-seq-length 256] [--lr 2e-5] [--threads 0] [--max-triples 0]
-        [--kinds cloze,title,llm|all] [--negative-rank 5]
+        [--epochs 2] [--batch 32] [--max-seq-length 256] [--lr 2e-5] [--threads 0] [--max-triples 0]
+        [--kinds cloze,llm|all] [--negative-rank 5]
 
 ``--base``: ``e5-small`` (the packaged default model, exported to torch) or ``st:FOLDER``; the index before
 fine-tuning is built with the default encoder for ``e5-small``. ``--cache``: keeps the bench index and the
@@ -87,7 +87,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--base", default="e5-small")
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--retention", type=Path, default=GENERAL)
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--max-seq-length", type=int, default=256)

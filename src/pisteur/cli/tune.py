@@ -116,7 +116,7 @@ def finetune_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the fine-tuned model (use it as st:OUT).")],
     index_dir: IndexOpt = None,
     synthetic: Annotated[Path | None, typer.Option("--set", help="A set from `pisteur eval make`.")] = None,
-    epochs: int = 1,
+    epochs: int = 2,
     tsdae: Annotated[int, typer.Option(help="TSDAE epochs over the chunks before MNRL (0: none).")] = 0,
     batch: int = 32,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then linear decay).")] = 2e-5,
