@@ -1,11 +1,16 @@
-"""Full fine-tuning figures: a sentence-transformers model fine-tuned on a corpus's synthetic queries (made
-from the corpus alone, triples mined from an existing index of it), scored alone (cosine over whole
-documents) on the corpus's real held-out questions before and after.
+"""Full fine-tuning figures: a model fine-tuned on a corpus's synthetic queries (made from the corpus alone,
+triples mined from an index of it), scored on the corpus's real held-out questions before and after, dense
+list alone and default pipeline (the corpus indexed again with the fine-tuned model), plus the retention
+check on a general set (the model alone, before and after). For ``e5-small`` the "before" figures are given
+twice: the default encoder (4-bit weights) and the exported float32 torch model the fine-tuning starts from.
 
-    python bench/tune_finetune.py DATASET --index BENCH_INDEX --base st:FOLDER [--epochs 1] [--tsdae 0]
+    python bench/tune_finetune.py DATASET [--base e5-small] [--cache DIR] [--retention GENERAL_SET]
+        [--epochs 2] [--batch 32] [--max-seq-length 256] [--lr 2e-5] [--threads 0] [--max-triples 0]
+        [--kinds cloze,llm|all] [--negative-rank 5]
 
-``--index``: an index of DATASET (e.g. built by ``pisteur bench DATASET``): used for synthetic queries and
-hard negatives only. Writes bench/results/tune_finetune.json.
+``--base``: ``e5-small`` (the packaged default model, exported to torch) or ``st:FOLDER``; the index before
+fine-tuning is built with the default encoder for ``e5-small``. ``--cache``: keeps the bench index and the
+synthetic set between runs. Writes bench/results/tune_finetune-e5.json (``--name``).
 """
 
 from __future__ import annotations
@@ -15,71 +20,140 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: see src/pisteur/__init__.py
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tune_common import load_avg, write_result  # noqa: E402
+from tune_common import index_of, load_avg, write_result  # noqa: E402
 
-from pisteur.embed import embedder_for_manifest  # noqa: E402
-from pisteur.evaluate.beir import load_dataset, split_queries  # noqa: E402
+from pisteur.evaluate.beir import Dataset, load_dataset, split_queries  # noqa: E402
+from pisteur.evaluate.runner import PrecomputedQueries, embed_queries_timed, parse_config, run_config  # noqa: E402
 from pisteur.store import open_store  # noqa: E402
-from pisteur.tune.finetune import FinetuneOptions, finetune, load_base, retention, text_triples  # noqa: E402
-from pisteur.tune.synth import MakeOptions, make_set, read_docs, write_beir  # noqa: E402
+from pisteur.tune.finetune import (  # noqa: E402
+    NEGATIVE_RANK,
+    PACKAGED,
+    TRAIN_KINDS,
+    FinetuneOptions,
+    finetune,
+    load_base,
+    model_prefixes,
+    retention,
+    text_triples,
+)
+from pisteur.tune.synth import MakeOptions, SynthSet, embed_all, make_set, read_beir, read_docs, write_beir  # noqa: E402
+
+GENERAL = Path(__file__).parent / "data" / "debian-faq-fr"
+
+
+def say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg} (load {load_avg()[0]})", file=sys.stderr, flush=True)
+
+
+def synthetic(store: Any, emb: Any, cache: Path | None, max_queries: int) -> SynthSet:
+    """The synthetic set of the index (kept in the cache folder), with query vectors."""
+    folder = cache / f"synthetic-{max_queries}" if cache else None
+    if folder and (folder / "queries.jsonl").is_file():
+        s = read_beir(folder)
+    else:
+        s = make_set(store, emb, MakeOptions(max_queries=max_queries), progress=say)
+        if folder:
+            write_beir(s, folder)
+    if not s.vectors:
+        vecs = embed_all(emb, [q.text for q in s.queries])
+        s.vectors = {q.qid: vecs[i] for i, q in enumerate(s.queries)}
+    return s
+
+
+def scores(ds: Dataset, index: Path, emb: Any, qs: dict[str, str]) -> dict[str, float]:
+    """nDCG@10 of the dense list alone and of the default pipeline on the held-out questions."""
+    vecs, secs = embed_queries_timed(emb, list(qs.values()))
+    qemb = PrecomputedQueries(emb, vecs)
+    store = open_store(index)
+    out = {}
+    for preset in ("dense", "default"):
+        cfg = parse_config(preset)
+        cfg.options["tuning"] = False
+        out[preset] = round(run_config(cfg, store, qemb, qs, ds.qrels, secs, depth=100).metrics["ndcg@10"], 4)
+    store.close()
+    say(f"nDCG@10 {out}")
+    return out
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dataset", type=Path)
+    ap.add_argument("--base", default="e5-small")
+    ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--retention", type=Path, default=GENERAL)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-5)
+    ap.add_argument("--max-seq-length", type=int, default=256)
+    ap.add_argument("--max-queries", type=int, default=2000)
+    ap.add_argument("--max-triples", type=int, default=0, help="0: all (fewer: a quick trial)")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--kinds", default=",".join(TRAIN_KINDS), help="synthetic query kinds trained on ('all')")
+    ap.add_argument("--negative-rank", type=int, default=NEGATIVE_RANK, help="0: the closest other-document chunk")
+    ap.add_argument("--name", default="tune_finetune-e5")
+    return ap.parse_args()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("dataset", type=Path)
-    ap.add_argument("--index", type=Path, required=True)
-    ap.add_argument("--base", required=True)
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--tsdae", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--max-seq-length", type=int, default=128)
-    ap.add_argument("--max-queries", type=int, default=2000)
-    args = ap.parse_args()
+    args = parse()
     ds = load_dataset(args.dataset)
-    store = open_store(args.index)
-    emb = embedder_for_manifest(store.manifest())
-    t0 = time.perf_counter()
-    s = make_set(store, emb, MakeOptions(max_queries=args.max_queries))
+    index_model = "e5" if args.base in PACKAGED else args.base
+    emb, cached, index = index_of(ds, index_model, args.cache)
+    store = open_store(index)
+    s = synthetic(store, emb, args.cache, args.max_queries)
     _, owner = read_docs(store)
-    triples = text_triples(store, s.split("train"), s.vectors, owner)
-    texts = [h.text for h in store.iter_chunks()] if args.tsdae else []
+    kinds = {k for k in args.kinds.split(",") if k and args.kinds != "all"}
+    train = [q for q in s.split("train") if not kinds or q.kind in kinds]
+    triples = text_triples(store, train, s.vectors, owner, negative_rank=args.negative_rank)
     store.close()
-    made = time.perf_counter() - t0
-    with tempfile.TemporaryDirectory() as tmp:
-        held = Path(tmp) / "held"  # the real held-out questions, as a BEIR folder
-        judged = ds.judged_queries()
-        test = set(split_queries(list(judged), "test"))
-        held.mkdir()
-        shutil.copy(args.dataset / "corpus.jsonl", held / "corpus.jsonl")
-        import json
+    if args.max_triples:
+        triples = triples[: args.max_triples]
+    judged = ds.judged_queries()
+    qs = {q: judged[q] for q in split_queries(list(judged), "test")}
+    before = scores(ds, index, cached, qs)
+    cached.close()
+    model = load_base(args.base, "auto", log=say)
+    base_scores = None
+    if args.base in PACKAGED:  # the export itself (float32 torch), to tell fine-tuning from the 4-bit/fp32 gap
+        from pisteur.embed.e5_export import ensure_export
 
-        (held / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}, ensure_ascii=False) + "\n"
-                                                    for q, t in judged.items() if q in test), encoding="utf-8")
-        (held / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
-            f"{q}\t{d}\t{g}\n" for q in test for d, g in ds.qrels[q].items()), encoding="utf-8")
-        model = load_base(args.base)
-        model.max_seq_length = args.max_seq_length  # the same before and after
-        before = retention(model, held)
-        print(f"before: nDCG@10 {before:.4f} (load {load_avg()})", flush=True)
-        opts = FinetuneOptions(epochs=args.epochs, batch=args.batch, tsdae_epochs=args.tsdae,
-                               max_seq_length=args.max_seq_length)
-        report = finetune(model, triples, texts, Path(tmp) / "model", opts,
-                          log=lambda m: print(m, file=sys.stderr, flush=True))
-        after = retention(model, held)
-        print(f"after: nDCG@10 {after:.4f} ({report['seconds']} s fine-tuning)", flush=True)
-        write_beir(s, Path(tmp) / "set")
-    out = write_result("tune_finetune", "python bench/tune_finetune.py " + " ".join(sys.argv[1:]), {
-        "dataset": ds.name, "base": args.base, "held_out_questions": len(test), "synthetic": s.summary(),
-        "triples": len(triples), "make_seconds": round(made, 1), "finetune": report,
-        "ndcg@10_model_alone": {"before": round(before, 4), "after": round(after, 4)}})
-    print(f"written {out}")
+        _, cached1, index1 = index_of(ds, f"st:{ensure_export()}", args.cache)
+        base_scores = scores(ds, index1, cached1, qs)
+        cached1.close()
+    qp, dp = model_prefixes(model)
+    ret_before = retention(model, args.retention, query_prefix=qp, document_prefix=dp)
+    say(f"retention before {ret_before:.4f}; fine-tuning on {len(triples)} triples")
+    out = (args.cache or Path(".")) / f"tuned-{time.strftime('%Y%m%d-%H%M%S')}"
+    opts = FinetuneOptions(epochs=args.epochs, batch=args.batch, lr=args.lr, max_seq_length=args.max_seq_length,
+                           query_prefix=qp, document_prefix=dp, threads=args.threads)
+    load0, wall0, cpu0 = load_avg(), time.perf_counter(), time.process_time()
+    report = finetune(model, triples, [], out, opts, log=say)
+    train_report = {"wall_s": round(time.perf_counter() - wall0, 1),
+                    "process_cpu_s": round(time.process_time() - cpu0, 1), "load_before": load0,
+                    "load_after": load_avg(), **report}
+    ret_after = retention(model, args.retention, query_prefix=qp, document_prefix=dp)
+    say(f"fine-tuned in {train_report['wall_s']} s; retention after {ret_after:.4f}; indexing with the tuned model")
+    del model
+    t1 = time.perf_counter()
+    emb2, cached2, index2 = index_of(ds, f"st:{out}", args.cache)
+    reindex_s = time.perf_counter() - t1
+    after = scores(ds, index2, cached2, qs)
+    cached2.close()
+    path = write_result(args.name, "", {
+        "dataset": ds.name, "base": args.base, "held_out_questions": len(qs), "synthetic": s.summary(),
+        "kinds": sorted(kinds) or "all", "negative_rank": args.negative_rank,
+        "triples": len(triples), "finetune": train_report, "reindex_seconds": round(reindex_s, 1),
+        "ndcg@10": {"before": before, "before_torch_fp32": base_scores, "after": after},
+        "retention": {"set": args.retention.name, "ndcg@10_model_alone": {"before": round(ret_before, 4),
+                                                                          "after": round(ret_after, 4)}},
+        "tuned_model": emb2.describe()})
+    print(f"written {path}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ def bench(
                                                     "@MODEL (default e5); repeat it for a bake-off.")] = None,
     tune: Annotated[bool, typer.Option("--tune", help="Also run each configuration tuned to the corpus alone "
                                        "(synthetic queries, calibration, adapter), tuned next to untuned.")] = False,
+    tune_full: Annotated[bool, typer.Option("--tune-full", help="--tune, and also fine-tune the model on the "
+                                            "same synthetic queries (e5-small or st:FOLDER; extra st), index the "
+                                            "corpus with it and run it as one more row.")] = False,
     queries: Annotated[str, typer.Option(help="Query fold: all, train or test (a fixed hash split).")] = "all",
     limit: Annotated[int, typer.Option(help="Use only the first N judged queries (0 = all).")] = 0,
     depth: Annotated[int, typer.Option(help="Documents ranked per query (recall@100 needs 100).")] = 100,
@@ -58,14 +61,18 @@ def bench(
         _fail(err, str(exc), exc)
     configs, models = _configs(config, model, err)
     qs = _select_queries(ds, queries, limit, err)
-    plan = _Plan(ds, qs, _chunker(chunk_size, chunk_overlap), title, cache, tune, depth, err)
+    tune = tune or tune_full
+    plan = _Plan(ds, qs, _chunker(chunk_size, chunk_overlap), title, cache, tune, depth, err, tune_full)
     results: list[Any] = []
     indexes: dict[str, dict[str, Any]] = {}
     tune_reports: dict[str, Any] = {}
     for spec, cfgs in _by_model(configs).items():
         results += _run_model(plan, spec, cfgs, indexes, tune_reports)
+    from pisteur.evaluate.bakeoff import TUNED, base_label
+
     order = {c.label: i for i, c in enumerate(configs)}
-    results.sort(key=lambda r: (order[r.config.label.removesuffix(" tuned")], r.config.label.endswith(" tuned")))
+    results.sort(key=lambda r: (order[base_label(r.config.label)], r.config.label != base_label(r.config.label),
+                                not r.config.label.endswith(TUNED)))
     doc = _document(plan, queries, results, indexes, multi_model=len(models) > 1,
                     tune_reports=tune_reports if tune else None)
     if run_file:
@@ -93,6 +100,7 @@ class _Plan:
     tune: bool
     depth: int
     err: Any
+    tune_full: bool = False
 
 
 def _fail(err: Any, message: str, exc: BaseException | None = None) -> NoReturn:
@@ -157,10 +165,9 @@ def _run_model(plan: _Plan, spec: str, cfgs: list[Any], indexes: dict[str, dict[
     from pisteur.embed import EmbedderError, load_embedder
     from pisteur.embed.cache import CachedEmbedder
     from pisteur.evaluate.bakeoff import tune_bench_index, tuned_configs
-    from pisteur.evaluate.runner import run_config as run_one
     from pisteur.store import open_store
 
-    err, ds, qs = plan.err, plan.ds, plan.qs
+    err = plan.err
     try:
         emb = load_embedder(spec)
     except (EmbedderError, ImportError) as exc:
@@ -176,21 +183,64 @@ def _run_model(plan: _Plan, spec: str, cfgs: list[Any], indexes: dict[str, dict[
         "embedded": built.embedded,
     }
     store = open_store(built.path)
+    synth = None
     if plan.tune:
         err.print("  tuning to the corpus alone (synthetic queries, calibration, adapter)...")
-        folder, tune_reports[emb.name] = tune_bench_index(built.path, store, emb,
-                                                          lambda m: err.print(f"  {m}", highlight=False))
+        folder, tune_reports[emb.name], synth = tune_bench_index(built.path, store, emb,
+                                                                 lambda m: err.print(f"  {m}", highlight=False))
         cfgs = tuned_configs(cfgs, {spec: folder})
-    qemb, secs = _query_embedder(plan, emb, cfgs)
-    results = []
-    for c in cfgs:
-        err.print(f"  running {c.label} on {len(qs)} queries...")
-        r = run_one(c, store, qemb, qs, ds.qrels, secs, depth=plan.depth)
-        r.index = indexes[emb.name]
-        results.append(r)
+    results = _run_configs(plan, emb, store, cfgs, indexes[emb.name])
+    if plan.tune_full and synth is not None:
+        results += _run_finetuned(plan, spec, built.path, store, emb, synth, cfgs, indexes, tune_reports)
     store.close()
     cached.close()
     return results
+
+
+def _run_configs(plan: _Plan, emb: Any, store: Any, cfgs: list[Any], index: dict[str, Any]) -> list[Any]:
+    from pisteur.evaluate.runner import run_config as run_one
+
+    qemb, secs = _query_embedder(plan, emb, cfgs)
+    results = []
+    for c in cfgs:
+        plan.err.print(f"  running {c.label} on {len(plan.qs)} queries...")
+        r = run_one(c, store, qemb, plan.qs, plan.ds.qrels, secs, depth=plan.depth)
+        r.index = index
+        results.append(r)
+    return results
+
+
+def _run_finetuned(plan: _Plan, spec: str, index_path: Path, store: Any, emb: Any, synth: Any, cfgs: list[Any],
+                   indexes: dict[str, dict[str, Any]], tune_reports: dict[str, Any]) -> list[Any]:
+    """--tune-full: fine-tune the model on the synthetic set, index the corpus with it, run the untuned
+    configurations on that index (rows labelled "fine-tuned")."""
+    from pisteur.embed import EmbedderError, load_embedder
+    from pisteur.embed.cache import CachedEmbedder
+    from pisteur.evaluate.bakeoff import finetune_bench_model, finetuned_configs
+    from pisteur.store import open_store
+    from pisteur.tune.finetune import FinetuneError
+
+    err = plan.err
+    err.print("  fine-tuning the model on the synthetic queries (train split)...")
+    try:
+        tuned, report = finetune_bench_model(spec, index_path, store, emb, synth,
+                                             lambda m: err.print(f"  {m}", highlight=False))
+        emb2 = load_embedder(tuned)
+    except (FinetuneError, EmbedderError, OSError) as exc:
+        err.print(f"[yellow]no fine-tuned row:[/yellow] {exc}")
+        return []
+    tune_reports[emb.name] = {**(tune_reports.get(emb.name) or {}), "finetune": report}
+    cached = CachedEmbedder(emb2, (plan.cache / "embeddings") if plan.cache else None)
+    built = _build(plan, emb2, cached)
+    indexes[emb2.name] = {"path": str(built.path), "chunks": built.chunks, "bytes_on_disk": built.bytes_on_disk,
+                          "build_seconds": round(built.built_seconds, 2), "reused": built.reused,
+                          "embedded": built.embedded}
+    store2 = open_store(built.path)
+    try:
+        return _run_configs(plan, emb2, store2, finetuned_configs(cfgs, tuned), indexes[emb2.name])
+    finally:
+        store2.close()
+        cached.close()
 
 
 def _build(plan: _Plan, emb: Any, cached: Any) -> Any:
@@ -281,8 +331,8 @@ def _print_summary(doc: dict[str, Any], plan: _Plan, results: list[Any], indexes
     if "bakeoff" in doc:
         Console().print(f"recommended: {doc['bakeoff']['recommendation']}", highlight=False)
     for pair in doc.get("tuning", {}).get("pairs", []):
-        Console().print(f"tuned {pair['config']}: nDCG@10 {pair['untuned']:.4f} -> {pair['tuned']:.4f} "
-                        f"({pair['gain']:+.4f})", highlight=False)
+        Console().print(f"{pair.get('tuning', 'tuned')} {pair['config']}: nDCG@10 {pair['untuned']:.4f} -> "
+                        f"{pair['tuned']:.4f} ({pair['gain']:+.4f})", highlight=False)
     for name, info in indexes.items():
         Console().print(
             f"index {name}: {info['chunks']} chunks, {info['bytes_on_disk'] / 1e6:.1f} MB, built in "

@@ -111,47 +111,63 @@ def tune(
 
 @app.command("finetune")
 def finetune_cmd(
-    base: Annotated[str, typer.Option("--base", help="Model to fine-tune: st:FOLDER (sentence-transformers or "
-                                      "Hugging Face folder).")],
+    base: Annotated[str, typer.Option("--base", help="Model to fine-tune: e5-small (the packaged default model) or "
+                                      "st:FOLDER (sentence-transformers or Hugging Face folder).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the fine-tuned model (use it as st:OUT).")],
     index_dir: IndexOpt = None,
     synthetic: Annotated[Path | None, typer.Option("--set", help="A set from `pisteur eval make`.")] = None,
-    epochs: int = 1,
+    epochs: int = 2,
     tsdae: Annotated[int, typer.Option(help="TSDAE epochs over the chunks before MNRL (0: none).")] = 0,
     batch: int = 32,
-    query_prefix: Annotated[str, typer.Option(help='Query prefix of the model ("query: " for e5).')] = "",
-    document_prefix: Annotated[str, typer.Option(help='Document prefix ("passage: " for e5).')] = "",
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then linear decay).")] = 2e-5,
+    max_seq_length: Annotated[int, typer.Option(help="Tokens per text during training (shorter: faster).")] = 256,
+    query_prefix: Annotated[str | None, typer.Option(
+        help='Query prefix (default: the model\'s own "query" prompt, "query: " for e5).')] = None,
+    document_prefix: Annotated[str | None, typer.Option(
+        help='Document prefix (default: the model\'s "passage"/"document" prompt).')] = None,
     retention_set: Annotated[Path | None, typer.Option(
         "--retention", help="A general BEIR set: the model alone, before and after (nDCG@10).")] = None,
     device: Annotated[str, typer.Option(help="auto (cuda, mps, cpu), cuda, cpu...")] = "auto",
 ) -> None:
-    """Fine-tune a torch-loadable embedding model on this index's synthetic queries (extra st)."""
+    """Fine-tune an embedding model on this index's synthetic queries (extra st); the word embeddings stay
+    frozen."""
+    from pisteur.embed import EmbedderError
     from pisteur.evaluate.beir import DatasetError
-    from pisteur.tune.finetune import FinetuneError, FinetuneOptions, finetune, load_base, retention, text_triples
-    from pisteur.tune.synth import MakeOptions, embed_all, make_set, read_beir, read_docs
+    from pisteur.tune.finetune import FinetuneError, FinetuneOptions, load_base, model_prefixes
 
     store, emb = _open(index_dir)
     try:
-        model = load_base(base, device)
-        s = read_beir(synthetic) if synthetic else make_set(store, emb, MakeOptions(), progress=_say)
-        if not s.vectors:
-            vecs = embed_all(emb, [q.text for q in s.queries])
-            s.vectors = {q.qid: vecs[i] for i, q in enumerate(s.queries)}
-        _, owner = read_docs(store)
-        triples = text_triples(store, s.split("train"), s.vectors, owner)
-        texts = [h.text for h in store.iter_chunks()][:20000] if tsdae else []
-        opts = FinetuneOptions(epochs=epochs, batch=batch, tsdae_epochs=tsdae, query_prefix=query_prefix,
-                               document_prefix=document_prefix, device=device)
-        before = retention(model, retention_set, query_prefix=query_prefix,
-                           document_prefix=document_prefix) if retention_set else None
-        report = finetune(model, triples, texts, out, opts, log=_say)
-        if retention_set:
-            after = retention(model, retention_set, query_prefix=query_prefix, document_prefix=document_prefix)
-            report["retention"] = {"set": str(retention_set), "before": round(before or 0.0, 4),
-                                   "after": round(after, 4)}
-    except (FinetuneError, DatasetError, OSError) as exc:
+        model = load_base(base, device, log=_say)
+        qp, dp = model_prefixes(model)
+        opts = FinetuneOptions(epochs=epochs, batch=batch, lr=lr, tsdae_epochs=tsdae, device=device,
+                               query_prefix=qp if query_prefix is None else query_prefix,
+                               document_prefix=dp if document_prefix is None else document_prefix,
+                               max_seq_length=max_seq_length)
+        report = _finetune_index(store, emb, model, synthetic, out, opts, retention_set)
+    except (FinetuneError, DatasetError, EmbedderError, OSError) as exc:
         _fail(str(exc))
     typer.echo(json.dumps({"out": str(out), "use": f"st:{out}", **report}, ensure_ascii=False))
+
+
+def _finetune_index(store: Any, emb: Any, model: Any, synthetic: Path | None, out: Path, opts: Any,
+                    retention_set: Path | None) -> dict[str, Any]:
+    from pisteur.tune.finetune import finetune, retention, training_triples
+    from pisteur.tune.synth import MakeOptions, embed_all, make_set, read_beir
+
+    s = read_beir(synthetic) if synthetic else make_set(store, emb, MakeOptions(), progress=_say)
+    if not s.vectors:
+        vecs = embed_all(emb, [q.text for q in s.queries])
+        s.vectors = {q.qid: vecs[i] for i, q in enumerate(s.queries)}
+    triples = training_triples(store, s)
+    texts = [h.text for h in store.iter_chunks()][:20000] if opts.tsdae_epochs else []
+    prefixes = {"query_prefix": opts.query_prefix, "document_prefix": opts.document_prefix}
+    before = retention(model, retention_set, **prefixes) if retention_set else None
+    report = finetune(model, triples, texts, out, opts, log=_say)
+    report.update(prefixes)
+    if retention_set:
+        after = retention(model, retention_set, **prefixes)
+        report["retention"] = {"set": str(retention_set), "before": round(before or 0.0, 4), "after": round(after, 4)}
+    return report
 
 
 def register(app_: typer.Typer) -> None:

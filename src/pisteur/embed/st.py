@@ -126,6 +126,10 @@ class STEmbedder:
         self.max_tokens = int(self._model.max_seq_length or (self.info.max_tokens if self.info else 512))
         suffix = f"@{self.dims}d" if self.dims != native else ""
         self.name = f"st:{model}{suffix}"
+        if self.info is None and instruction is None:  # a folder the catalogue does not know: its own prompts
+            own = getattr(self._model, "prompts", None) or {}
+            query_prefix = own.get("query") if query_prefix is None else query_prefix
+            document_prefix = own.get("passage", own.get("document")) if document_prefix is None else document_prefix
         self.prompting = prompting_for(self.info, instruction, query_prefix, document_prefix)
         self.query_prompt_name = query_prompt_name
         self.document_prompt_name = document_prompt_name

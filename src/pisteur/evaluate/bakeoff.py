@@ -1,6 +1,7 @@
 """Several models in one ``pisteur bench`` run (the bake-off), and ``--tune`` (each configuration also run
 on the index tuned to the dataset's corpus alone: synthetic queries, calibration, adapter; never the
-dataset's own queries or judgments).
+dataset's own queries or judgments). ``--tune-full`` adds a fine-tuned row: the model fine-tuned on the
+same synthetic set's train split (extra ``st``), the corpus indexed again with it.
 
 The bake-off table, per model: index build time, bytes on disk, nDCG@10 and recall@10 over French and over
 English queries (language told by stop words), query p50; the recommendation is the best nDCG@10, unless a
@@ -16,6 +17,12 @@ from pathlib import Path
 from typing import Any
 
 CLOSE = 0.01  # nDCG@10: "as good" for the recommendation
+TUNED, FINETUNED = " tuned", " fine-tuned"  # label suffixes of the tuned rows
+
+
+def base_label(label: str) -> str:
+    """A configuration's label without its tuned suffix."""
+    return label.removesuffix(TUNED).removesuffix(FINETUNED)
 
 
 def expand_models(configs: Sequence[Any], models: Sequence[str]) -> list[Any]:
@@ -42,14 +49,52 @@ def tuned_configs(configs: Sequence[Any], folders: dict[str, Path]) -> list[Any]
     return out
 
 
-def tune_bench_index(index_path: Path, store: Any, embedder: Any, log: Callable[[str], None]) -> tuple[Path, Any]:
+def tune_bench_index(index_path: Path, store: Any, embedder: Any, log: Callable[[str], None]
+                     ) -> tuple[Path, Any, Any]:
     """Tune a bench index on its corpus alone; the tuning goes beside the index (``<index>.tune/``), so the
-    index itself stays untuned for the other runs."""
-    from pisteur.tune.pipeline import tune_index
+    index itself stays untuned for the other runs. Returns the folder, the report and the synthetic set."""
+    from pisteur.tune.pipeline import TuneOptions, tune_index
+    from pisteur.tune.synth import make_set
 
     folder = index_path.with_name(index_path.name + ".tune")
-    report = tune_index(store, embedder, folder, log=log)
-    return folder, report
+    synth = make_set(store, embedder, TuneOptions().make, progress=log)
+    report = tune_index(store, embedder, folder, synth=synth, log=log)
+    return folder, report, synth
+
+
+def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any, synth: Any,
+                         log: Callable[[str], None]) -> tuple[str, dict[str, Any]]:
+    """Fine-tune the bench model on the synthetic set's train split (beside the index, ``<index>.finetuned``);
+    returns the ``st:FOLDER`` spec of the fine-tuned model and the report. Raises ``FinetuneError`` for a
+    model torch cannot load (only ``e5-small`` and ``st:FOLDER`` can be fine-tuned)."""
+    from pisteur.tune.finetune import (
+        PACKAGED,
+        FinetuneError,
+        FinetuneOptions,
+        finetune,
+        load_base,
+        model_prefixes,
+        training_triples,
+    )
+
+    name = spec if spec in PACKAGED or spec.startswith("st:") else embedder.name
+    if name not in PACKAGED and not name.startswith("st:"):
+        raise FinetuneError(f"{spec}: only e5-small and st:FOLDER models can be fine-tuned")
+    model = load_base(name, "auto", log=log)
+    qp, dp = model_prefixes(model)
+    desc = embedder.describe()
+    qp, dp = qp or desc.get("query_prefix", ""), dp or desc.get("document_prefix", "")
+    triples = training_triples(store, synth)
+    out = index_path.with_name(index_path.name + ".finetuned")
+    report = finetune(model, triples, [], out, FinetuneOptions(query_prefix=qp, document_prefix=dp), log=log)
+    return f"st:{out}", report
+
+
+def finetuned_configs(configs: Sequence[Any], spec: str) -> list[Any]:
+    """The untuned configurations again, on the fine-tuned model's index."""
+    return [dataclasses.replace(c, label=base_label(c.label) + FINETUNED, model=spec,
+                                options={**c.options, "tuning": False})
+            for c in configs if not c.label.endswith(TUNED)]
 
 
 def _lang_metrics(r: Any, langs: dict[str, str]) -> dict[str, dict[str, float]]:
@@ -70,7 +115,7 @@ def bakeoff(results: Sequence[Any], indexes: dict[str, dict[str, Any]], queries:
     langs = {q: language(t) for q, t in queries.items()}
     by_model: dict[str, Any] = {}
     for r in results:
-        if r.config.label.endswith(" tuned"):
+        if r.config.label != base_label(r.config.label):
             continue
         base = r.config.label.split("@")[0]
         if config_label is None or base == config_label:
@@ -110,9 +155,11 @@ def tuning_summary(results: Sequence[Any], reports: dict[str, Any]) -> dict[str,
     by_label = {r.config.label: r for r in results}
     pairs = []
     for label, r in by_label.items():
-        t = by_label.get(f"{label} tuned")
-        if t is not None:
-            pairs.append({"config": label, "untuned": round(r.metrics["ndcg@10"], 4),
-                          "tuned": round(t.metrics["ndcg@10"], 4),
-                          "gain": round(t.metrics["ndcg@10"] - r.metrics["ndcg@10"], 4)})
+        for suffix in (TUNED, FINETUNED):
+            t = by_label.get(label + suffix)
+            if t is not None and label == base_label(label):
+                pairs.append({"config": label if suffix == TUNED else label + suffix, "tuning": suffix.strip(),
+                              "untuned": round(r.metrics["ndcg@10"], 4),
+                              "tuned": round(t.metrics["ndcg@10"], 4),
+                              "gain": round(t.metrics["ndcg@10"] - r.metrics["ndcg@10"], 4)})
     return {"pairs": pairs, "reports": json.loads(json.dumps(reports, default=str))}
