@@ -173,6 +173,34 @@ def render_bakeoff_synthetic(name: str, res: Result, table: str | None) -> str:
     return head + md_table(["model", "configuration", "nDCG@10 real", "nDCG@10 synthetic"], rows) + tail
 
 
+def _ft_cell(after: float, before: float) -> str:
+    return f"{after:.4f} ({after - before:+.4f})"
+
+
+def render_finetune(names: Sequence[str], results: Sequence[Result]) -> str:
+    """One row per fine-tuning run: what it trained on, its cost, and the real questions after it."""
+    rows = []
+    for res in results:
+        r = res["results"]
+        ft, nd = r["finetune"], r["ndcg@10"]
+        base = nd.get("before_torch_fp32", nd["before"])
+        kinds = r.get("kinds", "all")
+        kinds = "every kind" if kinds == "all" else ", ".join(k for k in kinds if k != "llm")
+        neg = "closest negative" if not r.get("negative_rank") else f"negative of rank {r['negative_rank'] + 1}"
+        ret = r.get("retention", {}).get("ndcg@10_model_alone", {})
+        rows.append([f"{kinds}; {neg}; {ft['epochs']} epoch(s), {ft['max_seq_length']} tokens",
+                     f"{ft['pairs']} / {ft['steps']}", f"{ft['wall_s']:.0f} / {ft['process_cpu_s']:.0f}",
+                     _ft_cell(nd["after"]["dense"], base["dense"]), _ft_cell(nd["after"]["default"], base["default"]),
+                     _ft_cell(ret["after"], ret["before"]) if ret else "—"])
+    cols = ["training", "pairs / steps", "wall / CPU s", "dense alone", "default pipeline", "general set"]
+    return md_table(cols, rows)
+
+
+PREFIX_RENDERERS: dict[str, Callable[[Sequence[str], Sequence[Result]], str]] = {
+    "scale_index-": render_scale_index,
+    "tune_finetune-": render_finetune,
+}
+
 RENDERERS: dict[str, Callable[[str, Result, str | None], str]] = {
     "bakeoff_synthetic": render_bakeoff_synthetic,
     "sessions_eval": render_sessions_eval,
@@ -187,7 +215,8 @@ def render_block(name: str, table: str | None, results: dict[str, Result]) -> st
         names = sorted(n for n in results if n.startswith(name[:-1]))
         if not names:
             raise BenchError(f"no result file matches bench/results/{name}.json")
-        body = render_scale_index(names, [results[n] for n in names])
+        prefix_renderer = next((f for p, f in PREFIX_RENDERERS.items() if name.startswith(p)), render_scale_index)
+        body = prefix_renderer(names, [results[n] for n in names])
         return body + "\n" + "\n".join(provenance(n, results[n]) for n in names)
     if name not in results:
         raise BenchError(f"the docs use bench/results/{name}.json, which does not exist")

@@ -99,7 +99,7 @@ def _st_modules(hf: Path, hidden: int, max_seq_length: int) -> list[Any]:
     try:  # sentence-transformers >= 6
         from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     except ImportError:  # 3.x - 5.x
-        from sentence_transformers.models import Normalize, Pooling, Transformer
+        from sentence_transformers.models import Normalize, Pooling, Transformer  # type: ignore[no-redef]
 
     return [Transformer(str(hf), max_seq_length=max_seq_length), Pooling(hidden, pooling_mode="mean"), Normalize()]
 
