@@ -131,3 +131,23 @@ def test_bench_tune_and_bakeoff(tmp_path):
     assert run_file.read_text().splitlines()[0].endswith("tuned")
     html = report.read_text()
     assert "Model bake-off" in html and "Recommended:" in html and "Tuned to the corpus" in html
+
+
+def test_bakeoff_checks_each_model_against_a_second_runtime(tmp_path):
+    """A model whose vectors match its reference passes; one whose reference gives other vectors fails, and the
+    recommendation warns about it; a model without a reference says so."""
+    args = ["bench", str(TINY), "-m", "test-hash:tiny", "-m", "test-hash:other", "--chunk-size", "24", "-c", "dense",
+            "--cache", str(tmp_path), "--json", "--reference", "test-hash:tiny=test-hash:tiny",
+            "--reference", "test-hash:other=test-hash:other@32d"]
+    res = CliRunner().invoke(_app(), args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout[res.stdout.index("{"):])
+    rows = {r["model"]: r["verify"] for r in doc["bakeoff"]["rows"]}
+    assert rows["test-hash:tiny"]["passed"] is True and rows["test-hash:tiny"]["mean_cosine"] > 0.999
+    assert rows["test-hash:other"]["passed"] is False
+    assert "warning" in doc["bakeoff"]["recommendation"] and "test-hash:other" in doc["bakeoff"]["recommendation"]
+    bad = CliRunner().invoke(_app(), [*args[:-2], "--reference", "no-equals-sign"])
+    assert bad.exit_code == 2 and "MODEL=SPEC" in bad.output
+    single = CliRunner().invoke(_app(), ["bench", str(TINY), "-m", "test-hash:tiny", "--chunk-size", "24", "-c",
+                                         "dense", "--cache", str(tmp_path), "--json"])
+    assert "verify" not in json.loads(single.stdout[single.stdout.index("{"):])["indexes"]["test-hash:tiny"]

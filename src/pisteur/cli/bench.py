@@ -48,6 +48,9 @@ def bench(
     report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     cache: Annotated[Path | None, typer.Option(help="Where bench indexes live (default: <cache>/bench).")] = None,
+    reference: Annotated[list[str] | None, typer.Option(
+        "--reference", help="MODEL=SPEC: in a bake-off, check that MODEL gives the same vectors as SPEC, the same "
+        "model through another runtime (the packaged e5 is checked against its C engine without it).")] = None,
 ) -> None:
     """Measure retrieval quality and latency of several configurations on a BEIR-layout dataset."""
     from rich.console import Console
@@ -62,7 +65,8 @@ def bench(
     configs, models = _configs(config, model, err)
     qs = _select_queries(ds, queries, limit, err)
     tune = tune or tune_full
-    plan = _Plan(ds, qs, _chunker(chunk_size, chunk_overlap), title, cache, tune, depth, err, tune_full)
+    plan = _Plan(ds, qs, _chunker(chunk_size, chunk_overlap), title, cache, tune, depth, err, tune_full,
+                 _references(reference, err) if len(models) > 1 or reference else None)
     results: list[Any] = []
     indexes: dict[str, dict[str, Any]] = {}
     tune_reports: dict[str, Any] = {}
@@ -101,6 +105,32 @@ class _Plan:
     depth: int
     err: Any
     tune_full: bool = False
+    references: dict[str, str] | None = None  # None: no cross-runtime check (not a bake-off)
+
+
+def _references(pairs: list[str] | None, err: Any) -> dict[str, str]:
+    out = {}
+    for p in pairs or []:
+        model, sep, ref = p.partition("=")
+        if not sep or not model or not ref:
+            _fail(err, f"--reference '{p}': expected MODEL=SPEC, e.g. ollama:bge-m3=st:/models/bge-m3")
+        out[model] = ref
+    return out
+
+
+def _cross_check(plan: _Plan, spec: str, emb: Any) -> dict[str, Any]:
+    """The bake-off's cross-runtime cell: ``emb`` against the same model through another runtime."""
+    from pisteur.embed import EmbedderError, load_embedder
+    from pisteur.models.verify import reference_for, verify_summary
+
+    given = plan.references or {}
+    ref = reference_for(spec, given) or reference_for(emb.name, given)
+    if ref is None:
+        return verify_summary(emb, None)
+    try:
+        return verify_summary(emb, load_embedder(ref))
+    except (EmbedderError, ImportError) as exc:
+        return {"reference": ref, "passed": False, "note": f"reference not usable: {exc}"}
 
 
 def _fail(err: Any, message: str, exc: BaseException | None = None) -> NoReturn:
@@ -182,6 +212,9 @@ def _run_model(plan: _Plan, spec: str, cfgs: list[Any], indexes: dict[str, dict[
         "reused": built.reused,
         "embedded": built.embedded,
     }
+    if plan.references is not None:
+        err.print(f"  checking {emb.name} against a second runtime...")
+        indexes[emb.name]["verify"] = _cross_check(plan, spec, emb)
     store = open_store(built.path)
     synth = None
     if plan.tune:
@@ -324,10 +357,13 @@ def _print_summary(doc: dict[str, Any], plan: _Plan, results: list[Any], indexes
             f"{lat['p95']:.1f}",
         )
     Console().print(table)
+    from pisteur.evaluate.report import verify_cell
+
     for row in doc.get("bakeoff", {}).get("rows", []):
         langs = ", ".join(f"{k} nDCG@10 {v['ndcg@10']:.4f} R@10 {v['recall@10']:.4f} ({v['queries']} q)"
                           for k, v in row["by_language"].items())
-        Console().print(f"bake-off {row['model']}: {langs}; p50 {row['p50_ms']} ms", highlight=False)
+        check = f"; same vectors as: {verify_cell(row['verify'])}" if row.get("verify") else ""
+        Console().print(f"bake-off {row['model']}: {langs}; p50 {row['p50_ms']} ms{check}", highlight=False)
     if "bakeoff" in doc:
         Console().print(f"recommended: {doc['bakeoff']['recommendation']}", highlight=False)
     for pair in doc.get("tuning", {}).get("pairs", []):

@@ -126,8 +126,16 @@ def bakeoff(results: Sequence[Any], indexes: dict[str, dict[str, Any]], queries:
         rows.append({"model": model, "config": r.config.label, "ndcg@10": round(r.metrics["ndcg@10"], 4),
                      "recall@10": round(r.metrics["recall@10"], 4), "by_language": _lang_metrics(r, langs),
                      "p50_ms": round(r.latency_ms["p50"], 2), "build_seconds": info.get("build_seconds"),
-                     "bytes_on_disk": info.get("bytes_on_disk")})
-    return {"rows": rows, "recommendation": recommend(rows)}
+                     "bytes_on_disk": info.get("bytes_on_disk"), "verify": info.get("verify")})
+    return {"rows": rows, "recommendation": recommend(rows) + _verify_warning(rows)}
+
+
+def _verify_warning(rows: Sequence[dict[str, Any]]) -> str:
+    """Models whose vectors differ from a second runtime of the same model: their scores are not the model's."""
+    bad = [f"{r['model']} (against {r['verify']['reference']})" for r in rows
+           if (r.get("verify") or {}).get("passed") is False]
+    return ("; warning: vectors differ from the same model's other runtime for " + ", ".join(bad)
+            + " (check its prefixes, EOS token and pooling with `pisteur models verify`)") if bad else ""
 
 
 def recommend(rows: Sequence[dict[str, Any]]) -> str:
