@@ -26,7 +26,7 @@ from importlib import resources
 
 from pisteur.text.analysis import analyze
 
-KINDS = ("cloze", "title", "keywords", "sms", "standard", "llm")
+KINDS = ("cloze", "title", "keywords", "sms", "standard", "llm", "question")
 _WORD = re.compile(r"[\w'’-]+", re.U)
 _SENT = re.compile(r"(?<=[.!?…])\s+|\n+")
 FR = frozenset("le la les des une un du de et est que qui dans pour sur pas avec au aux ce cette il elle nous "

@@ -20,6 +20,7 @@ from pisteur.evaluate.beir import Dataset
 from pisteur.evaluate.index import doc_id_of
 from pisteur.text.analysis import analyze_query
 from pisteur.tune import generate as gen
+from pisteur.tune import questions as qgen
 
 Split = Literal["train", "test"]
 
@@ -100,8 +101,9 @@ def _queries_for(chunk: Any, opts: MakeOptions, rng: random.Random, idf: gen.Idf
         "cloze": lambda: gen.cloze(text, rng, idf),
         "title": lambda: gen.title_question(text, title, rng),
         "keywords": lambda: gen.keywords(text, rng, idf),
+        "question": lambda: qgen.question(text, rng),
     }
-    order = [k for k in ("cloze", "title", "keywords") if k in opts.kinds]
+    order = [k for k in ("cloze", "title", "keywords", "question") if k in opts.kinds]
     rng.shuffle(order)
     for kind in order:
         q = makers[kind]()
