@@ -9,6 +9,8 @@ most ~14 words) and puts the matching question word in front:
 - a number before a noun → "Combien de <noun>"; "How many <noun>";
 - a capitalised place after à/au/en/dans → "Où"; after in/at → "Where";
 - a capitalised person-like subject opening the sentence, or the agent after "par" → "Qui" / "Par qui"; "Who";
+- a common noun naming a capitalised name ("le général Bagration", "la ville de Lyon") → "Quel général",
+  "Quelle ville"; "the river Thames" → "Which river";
 - a definition "X est un/une Y" → "Qu'est-ce que X"; "X is a Y" → "What is X";
 - a cause or purpose ("parce que", "afin de", "pour" + infinitive) → "Pourquoi"; a means ("grâce à", "en" +
   present participle) → "Comment"; "because", "in order to" → "Why"; "by" + "-ing" → "How".
@@ -34,6 +36,9 @@ Lang = Literal["fr", "en"]
 Keep = Literal["around", "before"]  # the clause around the span, or only the words before it (causes)
 
 MAX_WORDS = 14
+# Words kept from the clause in a passage's question, drawn per question: real questions are short (PIAF's:
+# 9.4 words on average, about 3 content words of their passage), a long clause mostly repeats the passage.
+SHORT_WORDS = (5, 10)
 _UP = r"A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŒÆ"
 _NAME = rf"[{_UP}][\w’'-]*\w"  # a capitalised word
 _NAME_LINK = r"(?:de|du|des|d['’]|von|van|der|la|le|di|da|del|of|the|y)"
@@ -65,6 +70,13 @@ _EN_STOP = frozenset("the a an of and is are was were to in for on with that thi
                      "than then but so if".split())
 
 
+# How often each rule is drawn among those that apply to a passage: "Quel …" and "Qui …" open most French
+# questions (about a third and a sixth of PIAF's), "Combien" and "Pourquoi" few; kept flatter than those
+# shares so that other corpora (how-to questions: "Comment …") are not starved.
+RULE_WEIGHTS = {"which": 2.0, "who": 2.0, "when": 1.0, "where": 1.0, "what": 1.0, "how": 1.0, "how_many": 0.5,
+                "why": 0.5}
+
+
 @dataclass(frozen=True)
 class Span:
     """An answer span in a sentence, and the question it gives."""
@@ -92,6 +104,8 @@ _COUNT_FR = re.compile(rf"\b(?:{_NUMBER_FR})\s+"
                        r"(?:(?:millions?|milliards?|milliers|centaines|dizaines)\s+d(?:e\s+|['’]))?(?P<noun>[a-zàâäçéèêëîïôöùûüœ]{3,})\b")
 _PLACE_FR = re.compile(rf"\b(?:à|au|aux|en|dans)\s+(?:la\s+|le\s+|les\s+|l['’])?(?P<name>{_NAMES})")
 _AGENT_FR = re.compile(rf"\bpar\s+(?P<name>{_NAMES})")
+_WHICH_FR = re.compile(rf"\b(?P<det>[Ll]e|[Ll]a|[Ll]es|[Ll]['’])\s*(?P<noun>[a-zàâäçéèêëîïôöùûüœ]{{3,}})\s+"
+                       rf"(?:(?:de|du|des|d['’])\s*)?(?P<name>{_NAMES})")
 _DEF_FR = re.compile(r"^(?P<x>[^,;:()]{2,60}?)\s+(?:est|était|fut|sont|étaient)\s+(?:(?:un|une|des|le|la|les)\s|l['’])",
                      re.I)
 _WHY_FR = re.compile(r"\s*\b(?:parce qu(?:e\b|['’])|afin (?:de\b|d['’]|que\b|qu['’])|pour (?:que\b|qu['’])|"
@@ -101,7 +115,7 @@ _HOW_FR = re.compile(r"\s*\b(?:grâce (?:à|au|aux)\b|au moyen d(?:e\b|u\b|es\b|
 _ELIDE = re.compile(r"\b(de|que|le|la) (?=[aeiouyéèêàâîôûh])", re.I)
 
 
-def _fr_spans(s: str) -> Iterator[Span]:
+def _fr_times(s: str) -> Iterator[Span]:
     dates = [(m.start(), m.end()) for m in _DATE_FR.finditer(s)]
     for a, b in dates:
         yield Span(a, b, "Quand", "when")
@@ -110,6 +124,10 @@ def _fr_spans(s: str) -> Iterator[Span]:
             yield Span(m.start(), m.end(), "En quelle année", "when")
     for m in _CENTURY_FR.finditer(s):
         yield Span(m.start(), m.end(), "À quel siècle", "when")
+
+
+def _fr_spans(s: str) -> Iterator[Span]:
+    yield from _fr_times(s)
     for m in _COUNT_FR.finditer(s):
         noun = m.group("noun")
         if fold(noun) not in STOP_WORDS and not re.fullmatch(_MONTHS_FR, noun, re.I) and not _is_year(m.group()):
@@ -120,6 +138,11 @@ def _fr_spans(s: str) -> Iterator[Span]:
         if _is_name(m.group("name")) and not re.match(r"\s*\d", s[m.end():]):  # "à Section 16.2"
             yield Span(m.start(), m.end(), "Où", "where")
     yield from _subject(s, "Qui")
+    for m in _WHICH_FR.finditer(s):
+        if _is_name(m.group("name")) and fold(m.group("noun")) not in STOP_WORDS:
+            det = m.group("det").lower()
+            which = {"la": "Quelle", "les": "Quels"}.get(det, "Quel")
+            yield Span(m.start(), m.end(), f"{which} {m.group('noun')}", "which")
     for m in _AGENT_FR.finditer(s):
         if _is_name(m.group("name")):
             yield Span(m.start(), m.end(), "Par qui", "who")
@@ -134,9 +157,10 @@ _COUNT_EN = re.compile(rf"\b(?:{_NUMBER_EN})\s+(?:(?:million|billion|thousand|hu
                        r"(?P<noun>[a-z]{3,})\b")
 _PLACE_EN = re.compile(rf"\b(?:in|at|near)\s+(?:the\s+)?(?P<name>{_NAMES})")
 _AGENT_EN = re.compile(rf"\bby\s+(?P<name>{_NAMES})")
+_WHICH_EN = re.compile(rf"\b[Tt]he\s+(?P<noun>[a-z]{{3,}})\s+(?:of\s+)?(?P<name>{_NAMES})")
 _DEF_EN = re.compile(r"^(?P<x>[^,;:()]{2,60}?)\s+(?:is|was|are|were)\s+(?:a|an|the|one of the)\s", re.I)
 _WHY_EN = re.compile(r"\s*\b(?:because|in order to|so that|due to|since it)\b", re.I)
-_HOW_EN = re.compile(r"\s*\b(?:by [a-z]+ing|using|through)\b", re.I)
+_HOW_EN = re.compile(r"\s*\b(?:by [a-z]+ing|using)\b", re.I)
 
 
 def _en_spans(s: str) -> Iterator[Span]:
@@ -154,6 +178,9 @@ def _en_spans(s: str) -> Iterator[Span]:
         if _is_name(m.group("name")) and not re.match(r"\s*\d", s[m.end():]):
             yield Span(m.start(), m.end(), "Where", "where")
     yield from _subject(s, "Who")
+    for m in _WHICH_EN.finditer(s):
+        if _is_name(m.group("name")) and m.group("noun") not in _EN_STOP:
+            yield Span(m.start(), m.end(), f"Which {m.group('noun')}", "which")
     for m in _AGENT_EN.finditer(s):
         if _is_name(m.group("name")):
             yield Span(m.start(), m.end(), "By whom", "who")
@@ -233,12 +260,14 @@ def _elide(text: str) -> str:
     return _ELIDE.sub(lambda m: m.group(1)[:-1] + "'", text)
 
 
-def _clause_bounds(s: str, start: int, end: int) -> tuple[int, int]:
-    """The clause around a span: between punctuation marks, a cause cue ("parce que", "because") also ending
-    the clause before it."""
-    cuts = [m.start() for p in (_CLAUSE_SEP, _WHY_FR, _WHY_EN) for m in p.finditer(s)]
-    left = max((c + 1 for c in cuts if c < start), default=0)
-    right = min((c for c in cuts if c >= end), default=len(s))
+def _clause_bounds(s: str, start: int, end: int, widen: int = 0) -> tuple[int, int]:
+    """The clause around a span (``widen`` more clauses on each side): between punctuation marks, a cause
+    cue ("parce que", "because") also ending the clause before it."""
+    cuts = sorted(m.start() for p in (_CLAUSE_SEP, _WHY_FR, _WHY_EN) for m in p.finditer(s))
+    lefts = [c + 1 for c in cuts if c < start]
+    rights = [c for c in cuts if c >= end]
+    left = lefts[-1 - widen] if len(lefts) > widen else 0
+    right = rights[widen] if len(rights) > widen else len(s)
     return left, right
 
 
@@ -264,10 +293,10 @@ def _lower_first(words: list[str]) -> list[str]:
 
 
 def build(s: str, span: Span, lang: Lang, max_words: int = MAX_WORDS) -> Question | None:
-    """The question for one answer span: the span removed, the rest of its clause (or of the sentence when
-    the clause is too thin) cut to ``max_words`` around the gap, the question word in front."""
-    left, right = _clause_bounds(s, span.start, span.end)
-    for lo, hi in ((left, right), (0, len(s))):
+    """The question for one answer span: the span removed, the rest of its clause (with its neighbours when
+    it is too thin) cut to ``max_words`` around the gap, the question word in front."""
+    for widen in range(3):
+        lo, hi = _clause_bounds(s, span.start, span.end, widen)
         before = _WORDS.findall(_CLAUSE_SEP.sub(" ", s[lo : span.start]))
         after = [] if span.keep == "before" else _WORDS.findall(_CLAUSE_SEP.sub(" ", s[span.end : hi]))
         if _content(before + after) >= 3:
@@ -288,13 +317,13 @@ def build(s: str, span: Span, lang: Lang, max_words: int = MAX_WORDS) -> Questio
     return Question(body + (" ?" if lang == "fr" else "?"), span.rule, answer)
 
 
-def questions(sentence: str, lang: Lang | None = None) -> list[Question]:
+def questions(sentence: str, lang: Lang | None = None, max_words: int = MAX_WORDS) -> list[Question]:
     """Every question the rules make from one sentence (none when no rule applies)."""
     s = " ".join(sentence.split()).rstrip(" .!?…")
     if len(s.split()) < 4:
         return []
     la: Lang = lang or ("en" if language(s) == "en" else "fr")
-    out = [q for sp in (_fr_spans(s) if la == "fr" else _en_spans(s)) if (q := build(s, sp, la)) is not None]
+    out = [q for sp in (_fr_spans(s) if la == "fr" else _en_spans(s)) if (q := build(s, sp, la, max_words)) is not None]
     d = _definition(s, la)
     if d is not None:
         out.append(d)
@@ -303,11 +332,13 @@ def questions(sentence: str, lang: Lang | None = None) -> list[Question]:
 
 
 def question(text: str, rng: random.Random) -> str | None:
-    """One question about a passage: a rule drawn at random among those that apply to any of its sentences,
-    then one of that rule's questions; None when no rule applies."""
+    """One question about a passage: a rule drawn at random (``RULE_WEIGHTS``) among those that apply to any
+    of its sentences, then one of that rule's questions; None when no rule applies."""
     lang: Lang = "en" if language(text) == "en" else "fr"
-    found = [q for s in sentences(text) if 5 <= len(s.split()) <= 60 for q in questions(s, lang)]
+    short = rng.randint(*SHORT_WORDS)
+    found = [q for s in sentences(text) if 5 <= len(s.split()) <= 60 for q in questions(s, lang, short)]
     if not found:
         return None
-    rule = rng.choice(sorted({q.rule for q in found}))
+    rules = sorted({q.rule for q in found})
+    rule = rng.choices(rules, [RULE_WEIGHTS.get(r, 1.0) for r in rules])[0]
     return rng.choice([q for q in found if q.rule == rule]).text
