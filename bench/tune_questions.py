@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_common import index_of, load_avg, step_folders, tune, write_result  # noqa: E402
 
@@ -51,6 +53,7 @@ def score_set(path: Path, split: str, variants: list[str], args: argparse.Namesp
     qs = {q: judged[q] for q in ids}
     vecs, secs = embed_queries_timed(emb, list(qs.values()))
     qemb = PrecomputedQueries(emb, vecs)
+    per_query: dict[tuple[str, str, str], dict[str, float]] = {}
     out: dict[str, Any] = {"dataset": ds.name, "split": split, "questions": len(qs), "variants": {},
                            "question_examples": examples(ds)}
     for variant in variants:
@@ -64,11 +67,13 @@ def score_set(path: Path, split: str, variants: list[str], args: argparse.Namesp
         for preset in args.configs.split(","):
             for step, tuning in steps.items():
                 if step == "untuned" and variant != variants[0]:
+                    per_query[(variant, preset, step)] = per_query[(variants[0], preset, step)]
                     scores.setdefault(preset, {})[step] = out["variants"][variants[0]]["scores"][preset][step]
                     continue
                 cfg = parse_config(preset)
                 cfg.options["tuning"] = tuning
                 r = run_config(cfg, store, qemb, qs, ds.qrels, secs, depth=100)
+                per_query[(variant, preset, step)] = r.per_query["ndcg@10"]
                 m = {"ndcg@10": round(r.metrics["ndcg@10"], 4), "recall@10": round(r.metrics["recall@10"], 4)}
                 scores.setdefault(preset, {})[step] = m
                 print(f"  {variant:9s} {preset:8s} {step:20s} nDCG@10 {m['ndcg@10']:.4f}  R@10 {m['recall@10']:.4f}",
@@ -77,6 +82,27 @@ def score_set(path: Path, split: str, variants: list[str], args: argparse.Namesp
         out["variants"][variant] = {"kinds": list(VARIANTS[variant]), "tune_seconds": round(seconds, 1),
                                     "scores": scores, "tuning": report}
     cached.close()
+    out["paired"] = paired(per_query, variants)
+    return out
+
+
+def paired(per_query: dict[tuple[str, str, str], dict[str, float]], variants: list[str]) -> dict[str, Any]:
+    """nDCG@10 differences per question, paired: each tuned step against untuned and against the first
+    variant's same step, mean and 95 % bootstrap interval (2000 resamples of the questions)."""
+    rng = np.random.default_rng(0)
+    out: dict[str, Any] = {}
+    for (variant, preset, step), scores in per_query.items():
+        if step == "untuned":
+            continue
+        qids = sorted(scores)
+        idx = rng.integers(0, len(qids), (2000, len(qids)))
+        for against, key in (("untuned", (variant, preset, "untuned")), (variants[0], (variants[0], preset, step))):
+            if key[0] == variant and against != "untuned":
+                continue
+            d = np.array([scores[q] - per_query[key][q] for q in qids])
+            lo, hi = np.percentile(d[idx].mean(axis=1), [2.5, 97.5])
+            out.setdefault(preset, {}).setdefault(f"{variant}:{step}", {})[f"vs {against}"] = [
+                round(float(d.mean()), 4), round(float(lo), 4), round(float(hi), 4)]
     return out
 
 

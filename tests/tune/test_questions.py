@@ -11,7 +11,7 @@ from helpers import HashEmbedder
 from pisteur.evaluate.beir import Dataset
 from pisteur.evaluate.index import build_index
 from pisteur.store import open_store
-from pisteur.tune.questions import Question, question, questions
+from pisteur.tune.questions import Question, prose, question, questions
 from pisteur.tune.synth import MakeOptions, make_set
 
 
@@ -98,6 +98,14 @@ def test_no_rule_no_question():
     assert questions("bonjour à tous") == []
     assert questions("le chat dort sur le canapé tout l'après-midi sans bouger") == []
     assert question("le chat dort sur le canapé tout l'après-midi sans bouger.", random.Random(0)) is None
+
+
+def test_code_paths_and_log_lines_are_not_asked_about():
+    assert not prose("Run `pytest -q` in src/pisteur/tune then check the 2026-02-11 log.")
+    assert not prose("Finished in 0.04s: 153 insertions, 12 deletions, 3 files.")
+    assert prose("Paul Cézanne naît à Aix-en-Provence le 19 janvier 1839.")
+    assert question("Created 2026-02-11 in src/app.py with config_value = 3.", random.Random(0)) is None
+    assert not by_rule("Everything is up to date in the repository since this morning.", "who", "en")
 
 
 def test_one_question_per_passage_is_drawn_reproducibly():

@@ -9,7 +9,8 @@
 - ``sms``: an SMS-style variant of another query, through the shipped SMS dictionary read backwards
   (standard form → its first short form: "rendez-vous" → "rdv"), accents and apostrophes dropped;
 - ``standard``: the reverse, for chunks written in SMS style: their SMS forms written out ("rdv" →
-  "rendez-vous"), the query an analyst types to find such messages.
+  "rendez-vous"), the query an analyst types to find such messages;
+- ``question``: a question made by rules from a sentence, its answer removed (``tune/questions.py``).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ _NAME_LINK = r"(?:de|du|des|d['’]|von|van|der|la|le|di|da|del|of|the|y)"
 _NAMES = rf"{_NAME}(?:\s+(?:{_NAME_LINK}\s*)?{_NAME})*"
 _MONTHS_FR = "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre"
 _MONTHS_EN = "January|February|March|April|May|June|July|August|September|October|November|December"
-_YEAR = r"(?:1[0-9]{3}|20[0-9]{2})(?![\d,.]\d)\b"
+_YEAR = r"(?<![\d-])(?:1[0-9]{3}|20[0-9]{2})(?![\d,.]\d)(?!-\d)\b"
 _NUMBER_FR = (r"\d{1,3}(?:[\s\u00a0\u202f.]\d{3})+(?:,\d+)?|\d+(?:,\d+)?|deux|trois|quatre|cinq|six|sept|huit|neuf"
               r"|dix|onze|douze|quinze|vingt|trente|quarante|cinquante|soixante|cent|mille")
 _NUMBER_EN = (r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|two|three|four|five|six|seven|eight|nine|ten|eleven"
@@ -57,7 +57,8 @@ _OPENERS = frozenset(fold(w) for w in (
     "après avant selon depuis pendant durant lors cependant toutefois ainsi enfin puis alors aujourd'hui parmi "
     "malgré outre sous contrairement d'après dès vers chaque certains plusieurs quelques tous toutes "
     "however although after before during since while when in on at this these those there many some each "
-    "his her its their our my we they he she it"
+    "his her its their our my we they he she it everything nothing something all both now then here also first "
+    "next let please note yes ok done"
 ).split())
 # Words left dangling before a removed span ("jusqu'au", "plus de", "in")
 _DANGLING = frozenset(fold(w) for w in (
@@ -241,6 +242,8 @@ def _definition(s: str, lang: Lang) -> Question | None:
         return None
     x = m.group("x").strip()
     head = fold(x.split()[0].replace("’", "'"))
+    if head in _CONNECTORS or (head in _EN_STOP and head not in ("a", "an", "the")) or not analyze(x):
+        return None
     pronouns = {"il", "elle", "ils", "elles", "ce", "c'", "cela", "ceci", "it", "this", "he", "she", "they", "there"}
     if head in pronouns or head.startswith("c'") or len(x.split()) > 8:
         return None
@@ -331,12 +334,22 @@ def questions(sentence: str, lang: Lang | None = None, max_words: int = MAX_WORD
     return [q for q in out if not (q.text in seen or seen.add(q.text))]  # type: ignore[func-returns-value]
 
 
+_CODE = re.compile(r"[`{}=<>|\\$_]|://|\w[/.]\w")
+
+
+def prose(sentence: str) -> bool:
+    """A sentence of running text, not code, a path or a log line: questions are asked about prose."""
+    words = sentence.split()
+    digits = sum(any(c.isdigit() for c in w) for w in words)
+    return _CODE.search(sentence) is None and digits <= max(1, len(words) // 4)
+
+
 def question(text: str, rng: random.Random) -> str | None:
     """One question about a passage: a rule drawn at random (``RULE_WEIGHTS``) among those that apply to any
     of its sentences, then one of that rule's questions; None when no rule applies."""
     lang: Lang = "en" if language(text) == "en" else "fr"
     short = rng.randint(*SHORT_WORDS)
-    found = [q for s in sentences(text) if 5 <= len(s.split()) <= 60 for q in questions(s, lang, short)]
+    found = [q for s in sentences(text) if 5 <= len(s.split()) <= 60 and prose(s) for q in questions(s, lang, short)]
     if not found:
         return None
     rules = sorted({q.rule for q in found})

@@ -105,6 +105,7 @@ def _queries_for(chunk: Any, opts: MakeOptions, rng: random.Random, idf: gen.Idf
     }
     order = [k for k in ("cloze", "title", "keywords", "question") if k in opts.kinds]
     rng.shuffle(order)
+    order.sort(key=lambda k: k != "question")  # a rule-made question first when one applies: closest to real ones
     for kind in order:
         q = makers[kind]()
         if q:
