@@ -86,6 +86,9 @@ def score_set(path: Path, split: str, variants: list[str], args: argparse.Namesp
     return out
 
 
+_WITHOUT_ADAPTER = {"adapter": "untuned", "calibration+adapter": "calibration", "calibration": "calibration"}
+
+
 def paired(per_query: dict[tuple[str, str, str], dict[str, float]], variants: list[str]) -> dict[str, Any]:
     """nDCG@10 differences per question, paired: each tuned step against untuned and against the first
     variant's same step, mean and 95 % bootstrap interval (2000 resamples of the questions)."""
@@ -96,7 +99,9 @@ def paired(per_query: dict[tuple[str, str, str], dict[str, float]], variants: li
             continue
         qids = sorted(scores)
         idx = rng.integers(0, len(qids), (2000, len(qids)))
-        for against, key in (("untuned", (variant, preset, "untuned")), (variants[0], (variants[0], preset, step))):
+        # a step the first variant lacks (its adapter not kept) is what it falls back to
+        same = step if (variants[0], preset, step) in per_query else _WITHOUT_ADAPTER[step]
+        for against, key in (("untuned", (variant, preset, "untuned")), (variants[0], (variants[0], preset, same))):
             if key[0] == variant and against != "untuned":
                 continue
             d = np.array([scores[q] - per_query[key][q] for q in qids])
@@ -137,6 +142,7 @@ def main() -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     results: dict[str, Any] = {"model": args.model, "main": score_set(args.dataset, args.split,
                                                                       args.variants.split(","), args)}
+    write_result(args.name, "", results)  # the main set's figures are kept if the second set fails
     if args.also is not None:
         results["also"] = score_set(args.also, "all", args.also_variants.split(","), args)
     results.update({"wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),

@@ -135,3 +135,17 @@ def test_the_question_kind_makes_a_synthetic_set(tmp_path: Path):
     store.close()
     assert len(s.queries) >= 4 and {q.kind for q in s.queries} == {"question"}
     assert all(q.text.endswith("?") for q in s.queries)
+
+
+def test_default_kinds_ask_a_question_first_when_a_rule_applies(tmp_path: Path):
+    ds = Dataset("qs", Path("."), {k: {"title": k, "text": v} for k, v in PASSAGES.items()}, {}, {})
+    built = build_index(ds, HashEmbedder("tiny", dims=64), root=tmp_path)
+    store = open_store(built.path)
+    s = make_set(store, HashEmbedder("tiny", dims=64), MakeOptions(max_queries=30, sms_share=0.0))
+    store.close()
+    assert "question" in MakeOptions().kinds
+    first = {}
+    for q in s.queries:  # the first query made from each chunk is its main one (sms/standard are variants)
+        first.setdefault(q.chunk_id, q.kind)
+    # every passage but the number-dense "sport" one (not prose enough to be asked about) gives a question
+    assert len(first) == len(PASSAGES) and sum(k == "question" for k in first.values()) == len(PASSAGES) - 1

@@ -29,7 +29,7 @@ Split = Literal["train", "test"]
 class MakeOptions:
     max_queries: int = 2000
     per_doc: int = 2  # chunks drawn per source document at least (more when documents are few)
-    kinds: tuple[str, ...] = ("cloze", "title", "keywords", "sms", "standard")
+    kinds: tuple[str, ...] = ("cloze", "title", "keywords", "sms", "standard", "question")
     sms_share: float = 0.25  # share of queries that also get an SMS-style variant (when one exists)
     test_share: float = 0.3
     wide: int = 100
