@@ -60,8 +60,8 @@ def make(
     index_dir: IndexOpt = None,
     max_queries: Annotated[int, typer.Option(help="Queries kept at most.")] = 2000,
     test_share: Annotated[float, typer.Option(help="Share of source documents held out (test split).")] = 0.3,
-    kinds: Annotated[str, typer.Option(help="Query makers, comma-separated: cloze,title,keywords,sms,standard.")] = (
-        "cloze,title,keywords,sms,standard"),
+    kinds: Annotated[str, typer.Option(help="Query makers, comma-separated: cloze,title,keywords,sms,standard,"
+                                       "question.")] = "cloze,title,keywords,sms,standard,question",
     llm: LlmOpt = None,
     llm_model: Annotated[str | None, typer.Option(help="Model name for --llm openai:URL.")] = None,
     seed: int = 0,
@@ -99,7 +99,8 @@ def tune(
     from pisteur.tune.synth import read_beir
 
     store, emb = _open(index_dir)
-    opts = TuneOptions(make=_make_options(max_queries, 0.3, "cloze,title,keywords,sms,standard", llm, llm_model, 0),
+    default_kinds = "cloze,title,keywords,sms,standard,question"
+    opts = TuneOptions(make=_make_options(max_queries, 0.3, default_kinds, llm, llm_model, 0),
                        steps=tuple(s.strip() for s in steps.split(",")))
     try:
         synth = read_beir(synthetic) if synthetic else None

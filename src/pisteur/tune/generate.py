@@ -9,7 +9,8 @@
 - ``sms``: an SMS-style variant of another query, through the shipped SMS dictionary read backwards
   (standard form → its first short form: "rendez-vous" → "rdv"), accents and apostrophes dropped;
 - ``standard``: the reverse, for chunks written in SMS style: their SMS forms written out ("rdv" →
-  "rendez-vous"), the query an analyst types to find such messages.
+  "rendez-vous"), the query an analyst types to find such messages;
+- ``question``: a question made by rules from a sentence, its answer removed (``tune/questions.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from importlib import resources
 
 from pisteur.text.analysis import analyze
 
-KINDS = ("cloze", "title", "keywords", "sms", "standard", "llm")
+KINDS = ("cloze", "title", "keywords", "sms", "standard", "llm", "question")
 _WORD = re.compile(r"[\w'’-]+", re.U)
 _SENT = re.compile(r"(?<=[.!?…])\s+|\n+")
 FR = frozenset("le la les des une un du de et est que qui dans pour sur pas avec au aux ce cette il elle nous "

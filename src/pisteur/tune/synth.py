@@ -20,6 +20,7 @@ from pisteur.evaluate.beir import Dataset
 from pisteur.evaluate.index import doc_id_of
 from pisteur.text.analysis import analyze_query
 from pisteur.tune import generate as gen
+from pisteur.tune import questions as qgen
 
 Split = Literal["train", "test"]
 
@@ -28,7 +29,7 @@ Split = Literal["train", "test"]
 class MakeOptions:
     max_queries: int = 2000
     per_doc: int = 2  # chunks drawn per source document at least (more when documents are few)
-    kinds: tuple[str, ...] = ("cloze", "title", "keywords", "sms", "standard")
+    kinds: tuple[str, ...] = ("cloze", "title", "keywords", "sms", "standard", "question")
     sms_share: float = 0.25  # share of queries that also get an SMS-style variant (when one exists)
     test_share: float = 0.3
     wide: int = 100
@@ -100,9 +101,11 @@ def _queries_for(chunk: Any, opts: MakeOptions, rng: random.Random, idf: gen.Idf
         "cloze": lambda: gen.cloze(text, rng, idf),
         "title": lambda: gen.title_question(text, title, rng),
         "keywords": lambda: gen.keywords(text, rng, idf),
+        "question": lambda: qgen.question(text, rng),
     }
-    order = [k for k in ("cloze", "title", "keywords") if k in opts.kinds]
+    order = [k for k in ("cloze", "title", "keywords", "question") if k in opts.kinds]
     rng.shuffle(order)
+    order.sort(key=lambda k: k != "question")  # a rule-made question first when one applies: closest to real ones
     for kind in order:
         q = makers[kind]()
         if q:
