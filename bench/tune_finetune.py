@@ -35,14 +35,16 @@ from pisteur.tune.finetune import (  # noqa: E402
     NEGATIVE_RANK,
     PACKAGED,
     TRAIN_KINDS,
+    TRAIN_SET_QUERIES,
     FinetuneOptions,
     finetune,
     load_base,
     model_prefixes,
     retention,
     text_triples,
+    training_set_options,
 )
-from pisteur.tune.synth import MakeOptions, SynthSet, embed_all, make_set, read_beir, read_docs, write_beir  # noqa: E402
+from pisteur.tune.synth import SynthSet, embed_all, make_set, read_beir, read_docs, write_beir  # noqa: E402
 
 GENERAL = Path(__file__).parent / "data" / "debian-faq-fr"
 
@@ -53,11 +55,11 @@ def say(msg: str) -> None:
 
 def synthetic(store: Any, emb: Any, cache: Path | None, max_queries: int) -> SynthSet:
     """The synthetic set of the index (kept in the cache folder), with query vectors."""
-    folder = cache / f"synthetic-{max_queries}" if cache else None
+    folder = cache / f"synthetic-cloze-{max_queries}" if cache else None
     if folder and (folder / "queries.jsonl").is_file():
         s = read_beir(folder)
     else:
-        s = make_set(store, emb, MakeOptions(max_queries=max_queries), progress=say)
+        s = make_set(store, emb, training_set_options(max_queries=max_queries), progress=say)
         if folder:
             write_beir(s, folder)
     if not s.vectors:
@@ -91,7 +93,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--max-seq-length", type=int, default=256)
-    ap.add_argument("--max-queries", type=int, default=2000)
+    ap.add_argument("--max-queries", type=int, default=TRAIN_SET_QUERIES)
     ap.add_argument("--max-triples", type=int, default=0, help="0: all (fewer: a quick trial)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--kinds", default=",".join(TRAIN_KINDS), help="synthetic query kinds trained on ('all')")

@@ -152,10 +152,10 @@ def finetune_cmd(
 
 def _finetune_index(store: Any, emb: Any, model: Any, synthetic: Path | None, out: Path, opts: Any,
                     retention_set: Path | None) -> dict[str, Any]:
-    from pisteur.tune.finetune import finetune, retention, training_triples
-    from pisteur.tune.synth import MakeOptions, embed_all, make_set, read_beir
+    from pisteur.tune.finetune import finetune, retention, training_set_options, training_triples
+    from pisteur.tune.synth import embed_all, make_set, read_beir
 
-    s = read_beir(synthetic) if synthetic else make_set(store, emb, MakeOptions(), progress=_say)
+    s = read_beir(synthetic) if synthetic else make_set(store, emb, training_set_options(), progress=_say)
     if not s.vectors:
         vecs = embed_all(emb, [q.text for q in s.queries])
         s.vectors = {q.qid: vecs[i] for i, q in enumerate(s.queries)}

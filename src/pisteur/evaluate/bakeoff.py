@@ -64,9 +64,10 @@ def tune_bench_index(index_path: Path, store: Any, embedder: Any, log: Callable[
 
 def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any, synth: Any,
                          log: Callable[[str], None]) -> tuple[str, dict[str, Any]]:
-    """Fine-tune the bench model on the synthetic set's train split (beside the index, ``<index>.finetuned``);
-    returns the ``st:FOLDER`` spec of the fine-tuned model and the report. Raises ``FinetuneError`` for a
-    model torch cannot load (only ``e5-small`` and ``st:FOLDER`` can be fine-tuned)."""
+    """Fine-tune the bench model on the corpus (beside the index, ``<index>.finetuned``), from a synthetic set of
+    its own kinds (``synth``'s chat model, if any, is used again); returns the ``st:FOLDER`` spec of the
+    fine-tuned model and the report. Raises ``FinetuneError`` for a model torch cannot load (only ``e5-small``
+    and ``st:FOLDER`` can be fine-tuned)."""
     from pisteur.tune.finetune import (
         PACKAGED,
         FinetuneError,
@@ -74,8 +75,10 @@ def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any,
         finetune,
         load_base,
         model_prefixes,
+        training_set_options,
         training_triples,
     )
+    from pisteur.tune.synth import embed_all, make_set
 
     name = spec if spec in PACKAGED or spec.startswith("st:") else embedder.name
     if name not in PACKAGED and not name.startswith("st:"):
@@ -84,6 +87,9 @@ def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any,
     qp, dp = model_prefixes(model)
     desc = embedder.describe()
     qp, dp = qp or desc.get("query_prefix", ""), dp or desc.get("document_prefix", "")
+    synth = make_set(store, embedder, training_set_options(), progress=log)
+    vecs = embed_all(embedder, [q.text for q in synth.queries])
+    synth.vectors = {q.qid: vecs[i] for i, q in enumerate(synth.queries)}
     triples = training_triples(store, synth)
     out = index_path.with_name(index_path.name + ".finetuned")
     report = finetune(model, triples, [], out, FinetuneOptions(query_prefix=qp, document_prefix=dp), log=log)
