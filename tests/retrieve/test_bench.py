@@ -151,3 +151,16 @@ def test_bakeoff_checks_each_model_against_a_second_runtime(tmp_path):
     single = CliRunner().invoke(_app(), ["bench", str(TINY), "-m", "test-hash:tiny", "--chunk-size", "24", "-c",
                                          "dense", "--cache", str(tmp_path), "--json"])
     assert "verify" not in json.loads(single.stdout[single.stdout.index("{"):])["indexes"]["test-hash:tiny"]
+
+
+def test_a_faster_model_is_recommended_only_when_as_good_on_every_configuration():
+    from pisteur.evaluate.bakeoff import recommend
+
+    def row(model, default, dense, p50):
+        return {"model": model, "ndcg@10": default, "p50_ms": p50, "build_seconds": 10.0,
+                "ndcg_by_config": {"default": default, "dense": dense}}
+
+    strong, fast = row("strong", 0.897, 0.681, 26.0), row("fast", 0.887, 0.597, 9.6)
+    assert recommend([strong, fast]).startswith("strong:")  # close on the pipeline, far behind alone
+    fast_and_good = row("fast", 0.890, 0.676, 9.6)
+    assert recommend([strong, fast_and_good]).startswith("fast:")

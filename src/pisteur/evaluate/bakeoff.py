@@ -5,7 +5,8 @@ same synthetic set's train split (extra ``st``), the corpus indexed again with i
 
 The bake-off table, per model: index build time, bytes on disk, nDCG@10 and recall@10 over French and over
 English queries (language told by stop words), query p50; the recommendation is the best nDCG@10, unless a
-model within ``CLOSE`` of it is at least twice as fast to query or to index (then that one, saying why).
+model within ``CLOSE`` of it on every configuration run is at least twice as fast to query or to index
+(then that one, saying why).
 """
 
 from __future__ import annotations
@@ -120,10 +121,12 @@ def bakeoff(results: Sequence[Any], indexes: dict[str, dict[str, Any]], queries:
 
     langs = {q: language(t) for q, t in queries.items()}
     by_model: dict[str, Any] = {}
+    every: dict[str, dict[str, float]] = {}  # model -> configuration -> nDCG@10
     for r in results:
         if r.config.label != base_label(r.config.label):
             continue
         base = r.config.label.split("@")[0]
+        every.setdefault(r.model, {})[base] = round(r.metrics["ndcg@10"], 4)
         if config_label is None or base == config_label:
             by_model[r.model] = r
     rows = []
@@ -132,7 +135,8 @@ def bakeoff(results: Sequence[Any], indexes: dict[str, dict[str, Any]], queries:
         rows.append({"model": model, "config": r.config.label, "ndcg@10": round(r.metrics["ndcg@10"], 4),
                      "recall@10": round(r.metrics["recall@10"], 4), "by_language": _lang_metrics(r, langs),
                      "p50_ms": round(r.latency_ms["p50"], 2), "build_seconds": info.get("build_seconds"),
-                     "bytes_on_disk": info.get("bytes_on_disk"), "verify": info.get("verify")})
+                     "bytes_on_disk": info.get("bytes_on_disk"), "verify": info.get("verify"),
+                     "ndcg_by_config": every.get(model, {})})
     return {"rows": rows, "recommendation": recommend(rows) + _verify_warning(rows)}
 
 
@@ -144,18 +148,29 @@ def _verify_warning(rows: Sequence[dict[str, Any]]) -> str:
             + " (check its prefixes, EOS token and pooling with `pisteur models verify`)") if bad else ""
 
 
+def _as_good(r: dict[str, Any], best: dict[str, Any]) -> bool:
+    """Within ``CLOSE`` of the best model on every configuration both ran. The pipeline's BM25 can carry a
+    weaker model on queries that share many words with their passage (synthetic queries do): on piaf-dev's
+    synthetic queries use-m3's pipeline came within 0.01 of e5's while its dense list trailed by 0.08, and on
+    real questions e5 led by 0.05. The dense list alone shows the model itself."""
+    mine, theirs = r.get("ndcg_by_config") or {}, best.get("ndcg_by_config") or {}
+    shared = set(mine) & set(theirs)
+    return best["ndcg@10"] - r["ndcg@10"] <= CLOSE and all(theirs[c] - mine[c] <= CLOSE for c in shared)
+
+
 def recommend(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ""
     best = max(rows, key=lambda r: r["ndcg@10"])
     why = f"{best['model']}: best nDCG@10 ({best['ndcg@10']:.4f})"
     for r in sorted(rows, key=lambda r: r["p50_ms"]):
-        if r is best or best["ndcg@10"] - r["ndcg@10"] > CLOSE:
+        if r is best or not _as_good(r, best):
             continue
         faster = r["p50_ms"] * 2 <= best["p50_ms"]
         lighter = (r.get("build_seconds") or 0) * 2 <= (best.get("build_seconds") or 0)
         if faster or lighter:
-            return (f"{r['model']}: nDCG@10 {r['ndcg@10']:.4f}, within {CLOSE} of {best['model']} "
+            return (f"{r['model']}: nDCG@10 {r['ndcg@10']:.4f}, within {CLOSE} of {best['model']} on every "
+                    f"configuration run "
                     f"({best['ndcg@10']:.4f}), with query p50 {r['p50_ms']:.1f} ms against {best['p50_ms']:.1f} ms "
                     f"and index build {r.get('build_seconds')} s against {best.get('build_seconds')} s")
     if len(rows) > 1:
