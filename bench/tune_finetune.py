@@ -6,7 +6,7 @@ twice: the default encoder (4-bit weights) and the exported float32 torch model 
 
     python bench/tune_finetune.py DATASET [--base e5-small] [--cache DIR] [--retention GENERAL_SET]
         [--epochs 2] [--batch 32] [--max-seq-length 256] [--lr 2e-5] [--threads 0] [--max-triples 0]
-        [--kinds cloze,llm|all] [--negative-rank 5]
+        [--kinds cloze,llm|all] [--negative-rank 5] [--llm ollama:MODEL]
 
 ``--base``: ``e5-small`` (the packaged default model, exported to torch) or ``st:FOLDER``; the index before
 fine-tuning is built with the default encoder for ``e5-small``. ``--cache``: keeps the bench index and the
@@ -53,13 +53,13 @@ def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg} (load {load_avg()[0]})", file=sys.stderr, flush=True)
 
 
-def synthetic(store: Any, emb: Any, cache: Path | None, max_queries: int) -> SynthSet:
+def synthetic(store: Any, emb: Any, cache: Path | None, max_queries: int, llm: Any = None) -> SynthSet:
     """The synthetic set of the index (kept in the cache folder), with query vectors."""
     folder = cache / f"synthetic-cloze-{max_queries}" if cache else None
     if folder and (folder / "queries.jsonl").is_file():
         s = read_beir(folder)
     else:
-        s = make_set(store, emb, training_set_options(max_queries=max_queries), progress=say)
+        s = make_set(store, emb, training_set_options(llm, max_queries=max_queries), progress=say)
         if folder:
             write_beir(s, folder)
     if not s.vectors:
@@ -99,6 +99,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--kinds", default=",".join(TRAIN_KINDS), help="synthetic query kinds trained on ('all')")
     ap.add_argument("--negative-rank", type=int, default=NEGATIVE_RANK, help="0: the closest other-document chunk")
     ap.add_argument("--name", default="tune_finetune-e5")
+    ap.add_argument("--llm", default=None, help="also questions by a chat model: ollama:MODEL or openai:URL")
+    ap.add_argument("--llm-model", default=None, help="model name for --llm openai:URL")
     return ap.parse_args()
 
 
@@ -108,7 +110,10 @@ def main() -> None:
     index_model = "e5" if args.base in PACKAGED else args.base
     emb, cached, index = index_of(ds, index_model, args.cache)
     store = open_store(index)
-    s = synthetic(store, emb, args.cache, args.max_queries)
+    from pisteur.tune.llm import chat_model
+
+    chat = chat_model(args.llm, args.llm_model) if args.llm else None
+    s = synthetic(store, emb, args.cache if chat is None else None, args.max_queries, chat)
     _, owner = read_docs(store)
     kinds = {k for k in args.kinds.split(",") if k and args.kinds != "all"}
     train = [q for q in s.split("train") if not kinds or q.kind in kinds]
