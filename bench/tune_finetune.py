@@ -44,7 +44,7 @@ from pisteur.tune.finetune import (  # noqa: E402
     text_triples,
     training_set_options,
 )
-from pisteur.tune.synth import SynthSet, embed_all, make_set, read_beir, read_docs, write_beir  # noqa: E402
+from pisteur.tune.synth import SynthSet, make_set, read_beir, read_docs, write_beir  # noqa: E402
 
 GENERAL = Path(__file__).parent / "data" / "debian-faq-fr"
 
@@ -62,10 +62,7 @@ def synthetic(store: Any, emb: Any, cache: Path | None, max_queries: int, llm: A
         s = make_set(store, emb, training_set_options(llm, max_queries=max_queries), progress=say)
         if folder:
             write_beir(s, folder)
-    if not s.vectors:
-        vecs = embed_all(emb, [q.text for q in s.queries])
-        s.vectors = {q.qid: vecs[i] for i, q in enumerate(s.queries)}
-    return s
+    return s.ensure_vectors(emb)
 
 
 def scores(ds: Dataset, index: Path, emb: Any, qs: dict[str, str]) -> dict[str, float]:

@@ -216,15 +216,14 @@ def _run_model(plan: _Plan, spec: str, cfgs: list[Any], indexes: dict[str, dict[
         err.print(f"  checking {emb.name} against a second runtime...")
         indexes[emb.name]["verify"] = _cross_check(plan, spec, emb)
     store = open_store(built.path)
-    synth = None
     if plan.tune:
         err.print("  tuning to the corpus alone (synthetic queries, calibration, adapter)...")
-        folder, tune_reports[emb.name], synth = tune_bench_index(built.path, store, emb,
-                                                                 lambda m: err.print(f"  {m}", highlight=False))
+        folder, tune_reports[emb.name] = tune_bench_index(built.path, store, emb,
+                                                          lambda m: err.print(f"  {m}", highlight=False))
         cfgs = tuned_configs(cfgs, {spec: folder})
     results = _run_configs(plan, emb, store, cfgs, indexes[emb.name])
-    if plan.tune_full and synth is not None:
-        results += _run_finetuned(plan, spec, built.path, store, emb, synth, cfgs, indexes, tune_reports)
+    if plan.tune_full:
+        results += _run_finetuned(plan, spec, built.path, store, emb, cfgs, indexes, tune_reports)
     store.close()
     cached.close()
     return results
@@ -243,7 +242,7 @@ def _run_configs(plan: _Plan, emb: Any, store: Any, cfgs: list[Any], index: dict
     return results
 
 
-def _run_finetuned(plan: _Plan, spec: str, index_path: Path, store: Any, emb: Any, synth: Any, cfgs: list[Any],
+def _run_finetuned(plan: _Plan, spec: str, index_path: Path, store: Any, emb: Any, cfgs: list[Any],
                    indexes: dict[str, dict[str, Any]], tune_reports: dict[str, Any]) -> list[Any]:
     """--tune-full: fine-tune the model on the synthetic set, index the corpus with it, run the untuned
     configurations on that index (rows labelled "fine-tuned")."""
@@ -256,7 +255,7 @@ def _run_finetuned(plan: _Plan, spec: str, index_path: Path, store: Any, emb: An
     err = plan.err
     err.print("  fine-tuning the model on the synthetic queries (train split)...")
     try:
-        tuned, report = finetune_bench_model(spec, index_path, store, emb, synth,
+        tuned, report = finetune_bench_model(spec, index_path, store, emb,
                                              lambda m: err.print(f"  {m}", highlight=False))
         emb2 = load_embedder(tuned)
     except (FinetuneError, EmbedderError, OSError) as exc:

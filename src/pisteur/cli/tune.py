@@ -153,12 +153,10 @@ def finetune_cmd(
 def _finetune_index(store: Any, emb: Any, model: Any, synthetic: Path | None, out: Path, opts: Any,
                     retention_set: Path | None) -> dict[str, Any]:
     from pisteur.tune.finetune import finetune, retention, training_set_options, training_triples
-    from pisteur.tune.synth import embed_all, make_set, read_beir
+    from pisteur.tune.synth import make_set, read_beir
 
     s = read_beir(synthetic) if synthetic else make_set(store, emb, training_set_options(), progress=_say)
-    if not s.vectors:
-        vecs = embed_all(emb, [q.text for q in s.queries])
-        s.vectors = {q.qid: vecs[i] for i, q in enumerate(s.queries)}
+    s.ensure_vectors(emb)
     triples = training_triples(store, s)
     texts = [h.text for h in store.iter_chunks()][:20000] if opts.tsdae_epochs else []
     prefixes = {"query_prefix": opts.query_prefix, "document_prefix": opts.document_prefix}

@@ -50,20 +50,16 @@ def tuned_configs(configs: Sequence[Any], folders: dict[str, Path]) -> list[Any]
     return out
 
 
-def tune_bench_index(index_path: Path, store: Any, embedder: Any, log: Callable[[str], None]
-                     ) -> tuple[Path, Any, Any]:
+def tune_bench_index(index_path: Path, store: Any, embedder: Any, log: Callable[[str], None]) -> tuple[Path, Any]:
     """Tune a bench index on its corpus alone; the tuning goes beside the index (``<index>.tune/``), so the
-    index itself stays untuned for the other runs. Returns the folder, the report and the synthetic set."""
-    from pisteur.tune.pipeline import TuneOptions, tune_index
-    from pisteur.tune.synth import make_set
+    index itself stays untuned for the other runs. Returns the folder and the report."""
+    from pisteur.tune.pipeline import tune_index
 
     folder = index_path.with_name(index_path.name + ".tune")
-    synth = make_set(store, embedder, TuneOptions().make, progress=log)
-    report = tune_index(store, embedder, folder, synth=synth, log=log)
-    return folder, report, synth
+    return folder, tune_index(store, embedder, folder, log=log)
 
 
-def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any, synth: Any,
+def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any,
                          log: Callable[[str], None]) -> tuple[str, dict[str, Any]]:
     """Fine-tune the bench model on the corpus (beside the index, ``<index>.finetuned``), from a synthetic set of
     its own kinds (``synth``'s chat model, if any, is used again); returns the ``st:FOLDER`` spec of the
@@ -79,7 +75,7 @@ def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any,
         training_set_options,
         training_triples,
     )
-    from pisteur.tune.synth import embed_all, make_set
+    from pisteur.tune.synth import make_set
 
     name = spec if spec in PACKAGED or spec.startswith("st:") else embedder.name
     if name not in PACKAGED and not name.startswith("st:"):
@@ -88,9 +84,7 @@ def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any,
     qp, dp = model_prefixes(model)
     desc = embedder.describe()
     qp, dp = qp or desc.get("query_prefix", ""), dp or desc.get("document_prefix", "")
-    synth = make_set(store, embedder, training_set_options(), progress=log)
-    vecs = embed_all(embedder, [q.text for q in synth.queries])
-    synth.vectors = {q.qid: vecs[i] for i, q in enumerate(synth.queries)}
+    synth = make_set(store, embedder, training_set_options(), progress=log).ensure_vectors(embedder)
     triples = training_triples(store, synth)
     out = index_path.with_name(index_path.name + ".finetuned")
     report = finetune(model, triples, [], out, FinetuneOptions(query_prefix=qp, document_prefix=dp), log=log)

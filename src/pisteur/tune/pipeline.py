@@ -20,7 +20,7 @@ from pisteur.tune import adapter as ad
 from pisteur.tune.artifacts import ADAPTER_FILE, DICT_DIR, TUNING_FILE
 from pisteur.tune.calibrate import CalibOptions, calibrate, write_disabled
 from pisteur.tune.judge import Judge
-from pisteur.tune.synth import MakeOptions, SynthSet, embed_all, make_set, read_docs
+from pisteur.tune.synth import MakeOptions, SynthSet, make_set, read_docs
 
 
 @dataclass
@@ -57,9 +57,7 @@ def tune_index(store: Any, embedder: Any, out: Path, opts: TuneOptions | None = 
     t0 = time.perf_counter()
     if synth is None:
         synth = make_set(store, embedder, opts.make, progress=say)
-    if not synth.vectors and synth.queries:
-        vecs = embed_all(embedder, [q.text for q in synth.queries])
-        synth.vectors = {q.qid: vecs[i] for i, q in enumerate(synth.queries)}
+    synth.ensure_vectors(embedder)
     say(f"synthetic set: {synth.summary()}")
     train, test = synth.split("train"), synth.split("test")
     report: dict[str, Any] = {"model": store.manifest().get("model", {}).get("spec"), "set": synth.summary()}

@@ -60,6 +60,13 @@ class SynthSet:
     def split(self, which: Split) -> list[SynthQuery]:
         return [q for q in self.queries if q.split == which]
 
+    def ensure_vectors(self, embedder: Any) -> SynthSet:
+        """Embed the queries with ``embedder`` unless their vectors are already here; returns the set."""
+        if not self.vectors and self.queries:
+            vecs = embed_all(embedder, [q.text for q in self.queries])
+            self.vectors = {q.qid: vecs[i] for i, q in enumerate(self.queries)}
+        return self
+
     def dataset(self, which: Split) -> Dataset:
         qs = self.split(which)
         return Dataset(self.name, Path("."), self.corpus, {q.qid: q.text for q in qs},
