@@ -43,3 +43,10 @@ def test_eval_errors_are_one_line(tmp_path):
     assert r.exit_code == 1 and "no pisteur index" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(_app(), ["eval", "tune", "--index", str(tmp_path / "none")])
     assert r.exit_code == 1
+
+
+def test_the_cli_default_query_makers_are_the_sets_defaults():
+    from pisteur.cli.tune import DEFAULT_KINDS
+    from pisteur.tune.synth import MakeOptions
+
+    assert DEFAULT_KINDS == ",".join(MakeOptions().kinds)

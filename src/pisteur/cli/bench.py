@@ -204,14 +204,7 @@ def _run_model(plan: _Plan, spec: str, cfgs: list[Any], indexes: dict[str, dict[
         _fail(err, f"model '{spec}': {exc}", exc)
     cached = CachedEmbedder(emb, (plan.cache / "embeddings") if plan.cache else None)
     built = _build(plan, emb, cached)
-    indexes[emb.name] = {
-        "path": str(built.path),
-        "chunks": built.chunks,
-        "bytes_on_disk": built.bytes_on_disk,
-        "build_seconds": round(built.built_seconds, 2),
-        "reused": built.reused,
-        "embedded": built.embedded,
-    }
+    indexes[emb.name] = _index_info(built)
     if plan.references is not None:
         err.print(f"  checking {emb.name} against a second runtime...")
         indexes[emb.name]["verify"] = _cross_check(plan, spec, emb)
@@ -264,15 +257,19 @@ def _run_finetuned(plan: _Plan, spec: str, index_path: Path, store: Any, emb: An
     tune_reports[emb.name] = {**(tune_reports.get(emb.name) or {}), "finetune": report}
     cached = CachedEmbedder(emb2, (plan.cache / "embeddings") if plan.cache else None)
     built = _build(plan, emb2, cached)
-    indexes[emb2.name] = {"path": str(built.path), "chunks": built.chunks, "bytes_on_disk": built.bytes_on_disk,
-                          "build_seconds": round(built.built_seconds, 2), "reused": built.reused,
-                          "embedded": built.embedded}
+    indexes[emb2.name] = _index_info(built)
     store2 = open_store(built.path)
     try:
         return _run_configs(plan, emb2, store2, finetuned_configs(cfgs, tuned), indexes[emb2.name])
     finally:
         store2.close()
         cached.close()
+
+
+def _index_info(built: Any) -> dict[str, Any]:
+    """What the results say of a bench index."""
+    return {"path": str(built.path), "chunks": built.chunks, "bytes_on_disk": built.bytes_on_disk,
+            "build_seconds": round(built.built_seconds, 2), "reused": built.reused, "embedded": built.embedded}
 
 
 def _build(plan: _Plan, emb: Any, cached: Any) -> Any:

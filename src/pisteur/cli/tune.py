@@ -16,6 +16,9 @@ app = typer.Typer(help="Tune an index to its own documents: synthetic queries, c
 
 LlmOpt = Annotated[str | None, typer.Option(
     "--llm", help="Also ask a chat model for questions: ollama:MODEL or openai:URL (with --llm-model).")]
+# The default query makers: MakeOptions.kinds of pisteur.tune.synth (not imported here, to keep the CLI's start
+# light; a test holds the two equal).
+DEFAULT_KINDS = "cloze,title,keywords,sms,standard,question"
 
 
 def _say(msg: str) -> None:
@@ -61,7 +64,7 @@ def make(
     max_queries: Annotated[int, typer.Option(help="Queries kept at most.")] = 2000,
     test_share: Annotated[float, typer.Option(help="Share of source documents held out (test split).")] = 0.3,
     kinds: Annotated[str, typer.Option(help="Query makers, comma-separated: cloze,title,keywords,sms,standard,"
-                                       "question.")] = "cloze,title,keywords,sms,standard,question",
+                                       "question.")] = DEFAULT_KINDS,
     llm: LlmOpt = None,
     llm_model: Annotated[str | None, typer.Option(help="Model name for --llm openai:URL.")] = None,
     seed: int = 0,
@@ -99,8 +102,7 @@ def tune(
     from pisteur.tune.synth import read_beir
 
     store, emb = _open(index_dir)
-    default_kinds = "cloze,title,keywords,sms,standard,question"
-    opts = TuneOptions(make=_make_options(max_queries, 0.3, default_kinds, llm, llm_model, 0),
+    opts = TuneOptions(make=_make_options(max_queries, 0.3, DEFAULT_KINDS, llm, llm_model, 0),
                        steps=tuple(s.strip() for s in steps.split(",")))
     try:
         synth = read_beir(synthetic) if synthetic else None

@@ -62,9 +62,9 @@ def tune_bench_index(index_path: Path, store: Any, embedder: Any, log: Callable[
 def finetune_bench_model(spec: str, index_path: Path, store: Any, embedder: Any,
                          log: Callable[[str], None]) -> tuple[str, dict[str, Any]]:
     """Fine-tune the bench model on the corpus (beside the index, ``<index>.finetuned``), from a synthetic set of
-    its own kinds (``synth``'s chat model, if any, is used again); returns the ``st:FOLDER`` spec of the
-    fine-tuned model and the report. Raises ``FinetuneError`` for a model torch cannot load (only ``e5-small``
-    and ``st:FOLDER`` can be fine-tuned)."""
+    the kinds fine-tuning trains on; returns the ``st:FOLDER`` spec of the fine-tuned model and the report.
+    Raises ``FinetuneError`` for a model torch cannot load (only ``e5-small`` and ``st:FOLDER`` can be
+    fine-tuned)."""
     from pisteur.tune.finetune import (
         PACKAGED,
         FinetuneError,
